@@ -1,1 +1,19 @@
-export {}
+/**
+ * @since 0.1.0
+ */
+export * as Ids from "./Ids.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Schemas from "./Schemas.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Users from "./Users.js"
+
+/**
+ * @since 0.1.0
+ */
+export { TinkUser } from "@tink-effect/core"

@@ -1,0 +1,21 @@
+/**
+ * The token answer of Tink's OAuth endpoint, for client and user tokens alike.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * An access token. On the wire the fields are snake_case; the token itself is `Redacted` from
+ * the moment it is decoded, so it cannot end up in a log line or error by accident.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export class AccessToken extends Schema.Class<AccessToken>("AccessToken")({
+  accessToken: Schema.propertySignature(Schema.Redacted(Schema.String)).pipe(Schema.fromKey("access_token")),
+  tokenType: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("token_type")),
+  expiresIn: Schema.propertySignature(Schema.Number).pipe(Schema.fromKey("expires_in")),
+  scope: Schema.optionalWith(Schema.String, { exact: true }),
+  idHint: Schema.optionalWith(Schema.String, { exact: true }).pipe(Schema.fromKey("id_hint"))
+}) {}

@@ -1,0 +1,209 @@
+/**
+ * The response cache: per-scope entries, generation-based invalidation and single-flight reads.
+ *
+ * Why generations: invalidating a scope bumps its generation, which is O(1) (C11) and also
+ * makes a read that was in flight during the bump harmless: it was keyed under the old
+ * generation, so it neither stores into nor is joined by readers of the new one (C6).
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as MemoryStore from "./internal/memoryStore.js"
+import * as SingleFlight from "./internal/singleFlight.js"
+
+/**
+ * What a store returns for one read: the scope's generation and the entry under it, if any.
+ * `generation` is undefined when the store cannot be trusted right now (C9): the read is a
+ * miss and its result is not stored.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoreRead<A> {
+  readonly generation: string | undefined
+  readonly value: Option.Option<A>
+}
+
+/**
+ * Where entries live. The memory store keeps decoded values; a shared store (Redis) uses the
+ * schema to encode and decode. Every method is infallible: a failing store reads as a miss.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Store {
+  readonly read: <A, I>(scope: string, key: string, schema: Schema.Schema<A, I>) => Effect.Effect<StoreRead<A>>
+  /** Stores the value only if `generation` is still the scope's current one. */
+  readonly write: <A, I>(entry: {
+    readonly scope: string
+    readonly generation: string
+    readonly key: string
+    readonly value: A
+    readonly schema: Schema.Schema<A, I>
+    readonly ttl: Duration.Duration
+  }) => Effect.Effect<void>
+  /** Moves the scope to a new generation, making every entry of it unreachable. */
+  readonly invalidate: (scope: string) => Effect.Effect<void>
+  readonly size: Effect.Effect<number>
+  /** Store failures so far (timeouts, connection errors), each of which was served as a miss. */
+  readonly errors: Effect.Effect<number>
+}
+
+/**
+ * One cached read: whose data it is, which request, for how long, and how to fetch it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Lookup<A, I, E> {
+  readonly scope: string
+  readonly key: string
+  readonly ttl: Duration.Duration
+  readonly schema: Schema.Schema<A, I>
+  readonly fetch: Effect.Effect<A, E>
+}
+
+/**
+ * Counters since the cache was built.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  readonly hits: number
+  readonly misses: number
+  /** Reads that joined an identical read already in flight instead of calling Tink. */
+  readonly coalesced: number
+  readonly invalidations: number
+  readonly size: number
+  readonly storeErrors: number
+  /** hits / (hits + misses + coalesced), 0 before any read. */
+  readonly hitRate: number
+}
+
+/**
+ * The cache service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  readonly lookup: <A, I, E>(lookup: Lookup<A, I, E>) => Effect.Effect<A, E>
+  readonly invalidate: (scope: string) => Effect.Effect<void>
+  readonly stats: Effect.Effect<Stats>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class ResponseCache extends Context.Tag("@tink-effect/core/ResponseCache")<ResponseCache, Service>() {}
+
+/**
+ * Whether caching is switched off for the current fiber; set by `bypass`.
+ *
+ * @since 0.1.0
+ * @category bypass
+ */
+export const bypassed: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(false)
+
+/**
+ * Runs an effect with caching off: its reads go to Tink and store nothing.
+ *
+ * @since 0.1.0
+ * @category bypass
+ */
+export const bypass = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.locally(effect, bypassed, true)
+
+/**
+ * Builds the cache over a store. Runs it fetches are forked into the given scope, so closing
+ * the layer stops them.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =>
+  Effect.map(Effect.scope, (scope) => {
+    const flights = SingleFlight.make(scope)
+    let hits = 0
+    let misses = 0
+    let coalesced = 0
+    let invalidations = 0
+    const onStart = () => {
+      misses++
+    }
+    const onJoin = () => {
+      coalesced++
+    }
+
+    const lookup = <A, I, E>(request: Lookup<A, I, E>): Effect.Effect<A, E> =>
+      Effect.flatMap(FiberRef.get(bypassed), (isBypassed) =>
+        isBypassed ? request.fetch : Effect.flatMap(store.read(request.scope, request.key, request.schema), (read) => {
+          if (Option.isSome(read.value)) {
+            hits++
+            return Effect.succeed(read.value.value)
+          }
+          const generation = read.generation
+          const fetchAndStore = generation === undefined
+            ? request.fetch
+            : Effect.tap(request.fetch, (value) =>
+              store.write({
+                scope: request.scope,
+                generation,
+                key: request.key,
+                value,
+                schema: request.schema,
+                ttl: request.ttl
+              }))
+          return flights.run(request.scope, `${generation ?? ""}\u0000${request.key}`, fetchAndStore, onStart, onJoin)
+        }))
+
+    return {
+      lookup,
+      invalidate: (scope) =>
+        Effect.suspend(() => {
+          invalidations++
+          flights.forget(scope)
+          return store.invalidate(scope)
+        }),
+      stats: Effect.zipWith(store.size, store.errors, (size, storeErrors) => {
+        const reads = hits + misses + coalesced
+        return { hits, misses, coalesced, invalidations, size, storeErrors, hitRate: reads === 0 ? 0 : hits / reads }
+      })
+    }
+  })
+
+/**
+ * A cache over any store, e.g. the Redis store of `@tink-effect/platform-node`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerStore = <E, R>(
+  store: Effect.Effect<Store, E, R>
+): Layer.Layer<ResponseCache, E, Exclude<R, Scope.Scope>> => Layer.scoped(ResponseCache, Effect.flatMap(store, make))
+
+/**
+ * An in-process LRU cache holding at most `capacity` entries (C10).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory = (options: { readonly capacity: number }): Layer.Layer<ResponseCache> =>
+  layerStore(Effect.sync(() => MemoryStore.make(Math.max(1, Math.floor(options.capacity)))))
+
+/**
+ * The current counters of the cache in context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const stats: Effect.Effect<Stats, never, ResponseCache> = Effect.flatMap(ResponseCache, (cache) => cache.stats)

@@ -1,0 +1,184 @@
+/**
+ * The errors every tink-effect operation can fail with. Each is a tagged class, so callers pick
+ * the cases they handle with `Effect.catchTag`. None of them carries a token or a secret: causes
+ * are reduced to what explains the failure (a socket error, a parse issue), never a request.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+
+/**
+ * What every Tink error says about the request that failed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ErrorContext {
+  /** HTTP method of the request, or of the operation when the input was rejected before sending. */
+  readonly method: string
+  /** Request path without query values; ids are validated, so the path holds no secret. */
+  readonly path: string
+  /** HTTP status, when a response was received. */
+  readonly status?: number | undefined
+  /** Tink's `errorCode` from the error body, when present. */
+  readonly errorCode?: string | undefined
+  /** Tink's `errorMessage` from the error body, when present. */
+  readonly errorMessage?: string | undefined
+  /** The `X-Tink-Request-ID` header or `requestId` field, to quote to Tink support. */
+  readonly requestId?: string | undefined
+  /** What caused it, reduced to safe data (never a request with its headers). */
+  readonly cause?: unknown
+}
+
+const describe = (label: string, self: ErrorContext, extra?: string): string => {
+  const parts = [`${label}: ${self.method} ${self.path}`]
+  if (self.status !== undefined) parts.push(`status ${self.status}`)
+  if (self.errorCode !== undefined) parts.push(`code ${self.errorCode}`)
+  if (self.errorMessage !== undefined) parts.push(`"${self.errorMessage}"`)
+  if (extra !== undefined) parts.push(extra)
+  if (self.requestId !== undefined) parts.push(`request id ${self.requestId}`)
+  return parts.join(", ")
+}
+
+/**
+ * Tink refused the credentials or token (401), or the token lacks the scope (403).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TinkAuthenticationError extends Data.TaggedError("TinkAuthenticationError")<ErrorContext> {
+  override get message(): string {
+    return describe("Tink authentication failed", this)
+  }
+}
+
+/**
+ * Tink is rate limiting this client (429). `retryAfter` is set when Tink said how long to wait.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TinkRateLimitError extends Data.TaggedError("TinkRateLimitError")<
+  ErrorContext & { readonly retryAfter?: Duration.Duration | undefined }
+> {
+  override get message(): string {
+    return describe("Tink rate limit reached", this)
+  }
+}
+
+/**
+ * The request was invalid: Tink answered 400 or 422, or the input was rejected before sending,
+ * in which case nothing reached Tink.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TinkValidationError extends Data.TaggedError("TinkValidationError")<ErrorContext> {
+  override get message(): string {
+    return describe("Tink request invalid", this)
+  }
+}
+
+/**
+ * The resource does not exist, or is not visible to the token (404).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TinkNotFoundError extends Data.TaggedError("TinkNotFoundError")<ErrorContext> {
+  override get message(): string {
+    return describe("Tink resource not found", this)
+  }
+}
+
+/**
+ * Any other non-2xx answer: 409 conflicts, 5xx server errors, unexpected statuses.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TinkApiError extends Data.TaggedError("TinkApiError")<ErrorContext> {
+  override get message(): string {
+    return describe("Tink API error", this)
+  }
+}
+
+/**
+ * The transport failed. `mayHaveReachedTink` is false only when the request certainly was not
+ * sent (connection refused), which is what makes retrying a mutation safe.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TinkNetworkError extends Data.TaggedError("TinkNetworkError")<
+  ErrorContext & { readonly mayHaveReachedTink: boolean }
+> {
+  override get message(): string {
+    return describe(
+      "Tink unreachable",
+      this,
+      this.mayHaveReachedTink ? "request may have been sent" : "request not sent"
+    )
+  }
+}
+
+/**
+ * An attempt took longer than the configured request timeout; Tink may still have processed it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TinkTimeoutError extends Data.TaggedError("TinkTimeoutError")<ErrorContext> {
+  override get message(): string {
+    return describe("Tink request timed out", this)
+  }
+}
+
+/**
+ * A 2xx answer whose body is not JSON or does not match the expected shape.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TinkDecodeError extends Data.TaggedError("TinkDecodeError")<ErrorContext> {
+  override get message(): string {
+    return describe("Tink response could not be decoded", this)
+  }
+}
+
+/**
+ * Every way a Tink operation can fail.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type TinkError =
+  | TinkAuthenticationError
+  | TinkRateLimitError
+  | TinkValidationError
+  | TinkNotFoundError
+  | TinkApiError
+  | TinkNetworkError
+  | TinkTimeoutError
+  | TinkDecodeError
+
+const tags: ReadonlySet<string> = new Set([
+  "TinkAuthenticationError",
+  "TinkRateLimitError",
+  "TinkValidationError",
+  "TinkNotFoundError",
+  "TinkApiError",
+  "TinkNetworkError",
+  "TinkTimeoutError",
+  "TinkDecodeError"
+])
+
+/**
+ * Narrows an unknown failure to a TinkError, e.g. in a catch-all handler.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isTinkError = (u: unknown): u is TinkError =>
+  typeof u === "object" && u !== null && "_tag" in u && tags.has((u as { _tag: string })._tag)

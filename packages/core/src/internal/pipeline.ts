@@ -1,0 +1,212 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
+import type * as Schema from "effect/Schema"
+import * as CachePolicy from "../CachePolicy.js"
+import type * as ResponseCache from "../ResponseCache.js"
+import type * as TinkClient from "../TinkClient.js"
+import type * as TinkConfig from "../TinkConfig.js"
+import * as TinkError from "../TinkError.js"
+import type * as ClientTokens from "./clientTokens.js"
+import * as Response from "./response.js"
+
+/** @internal */
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
+
+const userAgent = "tink-effect/0.1.0"
+
+/** Paths are built by this library from validated ids; anything else is a bug or an attack. */
+const safePath = /^(\/[A-Za-z0-9._~%-]+)+$/
+const dotSegment = /\/\.{1,2}(\/|$)/
+
+const isRetryable = (error: TinkError.TinkError, idempotent: boolean): boolean => {
+  switch (error._tag) {
+    case "TinkRateLimitError":
+      return true
+    case "TinkNetworkError":
+      return idempotent || !error.mayHaveReachedTink
+    case "TinkTimeoutError":
+      return idempotent
+    case "TinkApiError":
+      return idempotent && error.status !== undefined && (error.status === 408 || error.status >= 500)
+    default:
+      return false
+  }
+}
+
+/** C4: these failures prove Tink did not change anything, so the cache may stay. */
+const isDefiniteRejection = (error: TinkError.TinkError): boolean => {
+  switch (error._tag) {
+    case "TinkValidationError":
+    case "TinkAuthenticationError":
+    case "TinkNotFoundError":
+    case "TinkRateLimitError":
+      return true
+    case "TinkApiError":
+      return error.status !== undefined && error.status >= 400 && error.status < 500 && error.status !== 408
+    case "TinkNetworkError":
+      return !error.mayHaveReachedTink
+    default:
+      return false
+  }
+}
+
+/** @internal */
+export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, cache: ResponseCache.Service) => {
+  const backoff = (retry: number): Effect.Effect<Duration.Duration> =>
+    Effect.map(Random.nextRange(0.8, 1.2), (jitter) =>
+      Duration.min(
+        Duration.millis(Duration.toMillis(config.retryBaseDelay) * 2 ** retry * jitter),
+        config.maxRetryDelay
+      ))
+
+  /** The wait before the next attempt, or none when Tink asks for longer than we may wait. */
+  const retryDelay = (error: TinkError.TinkError, retry: number): Effect.Effect<Option.Option<Duration.Duration>> =>
+    Effect.map(backoff(retry), (delay) => {
+      if (error._tag !== "TinkRateLimitError" || error.retryAfter === undefined) return Option.some(delay)
+      return Duration.greaterThan(error.retryAfter, config.maxRetryDelay)
+        ? Option.none()
+        : Option.some(Duration.max(delay, error.retryAfter))
+    })
+
+  const withRetries = <A>(
+    once: Effect.Effect<A, TinkError.TinkError>,
+    idempotent: boolean
+  ): Effect.Effect<A, TinkError.TinkError> => {
+    const attempt = (retry: number): Effect.Effect<A, TinkError.TinkError> =>
+      Effect.catchAll(once, (error) =>
+        retry >= config.maxRetries || !isRetryable(error, idempotent)
+          ? Effect.fail(error)
+          : Effect.flatMap(retryDelay(error, retry), (delay) =>
+            Option.isNone(delay)
+              ? Effect.fail(error)
+              : Effect.zipRight(Effect.sleep(delay.value), attempt(retry + 1))))
+    return attempt(0)
+  }
+
+  const buildRequest = (
+    method: Method,
+    path: string,
+    options: TinkClient.RequestOptions,
+    token: Redacted.Redacted<string> | undefined
+  ): Effect.Effect<HttpClientRequest.HttpClientRequest, TinkError.TinkError> => {
+    let request = HttpClientRequest.make(method)(config.baseUrl + path).pipe(
+      HttpClientRequest.setHeaders({ accept: "application/json", "user-agent": userAgent }),
+      HttpClientRequest.appendUrlParams(options.query ?? [])
+    )
+    if (token !== undefined) request = HttpClientRequest.bearerToken(request, token)
+    const body = options.body
+    if (body === undefined) return Effect.succeed(request)
+    if (body._tag === "Form") {
+      const fields: Array<[string, string]> = []
+      for (const [name, value] of Object.entries(body.value)) {
+        if (value !== undefined) fields.push([name, Redacted.isRedacted(value) ? Redacted.value(value) : value])
+      }
+      return Effect.succeed(HttpClientRequest.bodyUrlParams(request, fields))
+    }
+    return Effect.try({
+      try: () => HttpClientRequest.bodyUnsafeJson(request, body.value),
+      catch: () => new TinkError.TinkValidationError({ method, path, errorMessage: "body cannot be encoded as JSON" })
+    })
+  }
+
+  const attempt = <A, I>(
+    info: Response.RequestInfo,
+    request: HttpClientRequest.HttpClientRequest,
+    schema: Schema.Schema<A, I> | undefined
+  ): Effect.Effect<A, TinkError.TinkError> =>
+    http.execute(request).pipe(
+      Effect.flatMap((response) =>
+        Effect.flatMap(response.text, (text) =>
+          response.status >= 200 && response.status < 300
+            ? Response.decodeBody(info, response, text, schema)
+            : Effect.flatMap(
+              Clock.currentTimeMillis,
+              (now) => Effect.fail(Response.statusError(info, response, text, now))
+            ))
+      ),
+      Effect.catchIf(
+        (error): error is Exclude<typeof error, TinkError.TinkError> => !TinkError.isTinkError(error),
+        (error) => Effect.fail(Response.transportError(info, error))
+      ),
+      Effect.timeoutFail({
+        duration: config.requestTimeout,
+        onTimeout: () => new TinkError.TinkTimeoutError({ method: info.method, path: info.path })
+      })
+    )
+
+  /** One request with its token, retries, and a single token refresh on 401 for app tokens. */
+  const send = <A, I>(
+    method: Method,
+    path: string,
+    options: TinkClient.RequestOptions & { readonly schema?: Schema.Schema<A, I> | undefined },
+    tokens: ClientTokens.ClientTokens | undefined
+  ): Effect.Effect<A, TinkError.TinkError> => {
+    if (!safePath.test(path) || dotSegment.test(path)) {
+      return Effect.fail(new TinkError.TinkValidationError({ method, path: "<rejected>", errorMessage: "unsafe path" }))
+    }
+    const info: Response.RequestInfo = { method, path, sensitive: options.sensitive === true }
+    const idempotent = method === "GET" || options.idempotent === true
+    const run = (token: Redacted.Redacted<string> | undefined) =>
+      Effect.flatMap(
+        buildRequest(method, path, options, token),
+        (request) => withRetries(attempt(info, request, options.schema), idempotent)
+      )
+    const auth = options.auth
+    if (auth._tag === "None") return run(undefined)
+    if (auth._tag === "User") return run(auth.session.accessToken)
+    if (tokens === undefined) return Effect.die("app auth needs the token manager")
+    return Effect.flatMap(tokens.get(auth.scopes), (token) =>
+      Effect.catchIf(
+        run(token),
+        (error) => error._tag === "TinkAuthenticationError" && error.status === 401,
+        () => Effect.zipRight(tokens.reject(auth.scopes, token), Effect.flatMap(tokens.get(auth.scopes), run))
+      ))
+  }
+
+  const read = <A, I>(
+    path: string,
+    options: TinkClient.ReadOptions<A, I>,
+    tokens: ClientTokens.ClientTokens
+  ): Effect.Effect<A, TinkError.TinkError> => {
+    const fetch = Effect.suspend(() => send("GET", path, options, tokens))
+    // C8: only a user's data has a scope; app-level answers are never cached.
+    if (options.auth._tag !== "User") return fetch
+    return cache.lookup({
+      scope: options.auth.session.scope,
+      key: CachePolicy.requestKey("GET", path, options.query),
+      ttl: CachePolicy.ttlFor(path, config.cacheTtl),
+      schema: options.schema,
+      fetch
+    })
+  }
+
+  const mutate = <A, I>(
+    method: Method,
+    path: string,
+    options: TinkClient.WriteOptions<A, I>,
+    tokens: ClientTokens.ClientTokens
+  ): Effect.Effect<A, TinkError.TinkError> => {
+    const effect = send(method, path, options, tokens)
+    const scopes = options.auth._tag === "User"
+      ? [options.auth.session.scope, ...(options.invalidates ?? [])]
+      : options.invalidates ?? []
+    if (scopes.length === 0) return effect
+    const invalidate = Effect.forEach(scopes, (scope) => cache.invalidate(scope), { discard: true })
+    // C4: invalidate before the caller sees the result, unless Tink certainly changed nothing.
+    return Effect.onExit(effect, (exit) => {
+      if (Exit.isSuccess(exit)) return invalidate
+      const failure = Cause.failureOption(exit.cause)
+      return Option.isSome(failure) && isDefiniteRejection(failure.value) ? Effect.void : invalidate
+    })
+  }
+
+  return { send, read, mutate }
+}
