@@ -1,0 +1,216 @@
+/**
+ * A Tink-compatible fake API: the endpoints the users package calls, with in-memory state, scope
+ * checks, credentials whose status moves over time, request counters and switchable faults.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as internal from "./internal/sandbox.js"
+import * as testClient from "./internal/testClient.js"
+
+/**
+ * Every scope the sandbox knows; the default client holds all of them, so a test only narrows
+ * scopes when it wants to see a 403.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const allScopes: ReadonlyArray<string> = internal.allScopes
+
+/**
+ * An OAuth client the token endpoint accepts. Several clients let tests check that a token minted
+ * for one app cannot redeem another app's authorization code.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClientCredentials {
+  readonly clientId: string
+  readonly clientSecret: string
+  readonly scopes: ReadonlyArray<string>
+}
+
+/**
+ * Knobs for a sandbox instance. Every field has a Tink-like default, so `make()` is enough for
+ * most tests.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SandboxOptions {
+  /** Default: one client, id "sandbox-client", secret "sandbox-secret", every scope. */
+  readonly clients?: ReadonlyArray<ClientCredentials> | undefined
+  /** Lifetime of client_credentials tokens. Default 1800 (Tink's). */
+  readonly clientTokenTtlSeconds?: number | undefined
+  /** Lifetime of user tokens. Default 7200 (Tink's). */
+  readonly userTokenTtlSeconds?: number | undefined
+  /** Length of each refresh phase: AUTHENTICATING, then UPDATING, then UPDATED. Default 1000. */
+  readonly refreshStepMillis?: number | undefined
+  /** How many requests `requests` keeps (oldest dropped first); counters stay exact. Default 10000. */
+  readonly maxRecordedRequests?: number | undefined
+}
+
+/**
+ * A fault injected in place of (or, for `Latency`, before) the normal answer, to exercise a
+ * client's retries, timeouts and decoding errors.
+ *
+ * @since 0.1.0
+ * @category faults
+ */
+export type Fault =
+  | { readonly _tag: "Latency"; readonly millis: number }
+  | {
+    readonly _tag: "Status"
+    readonly status: number
+    readonly retryAfter?: string | undefined
+    readonly errorCode?: string | undefined
+    readonly errorMessage?: string | undefined
+  }
+  | { readonly _tag: "MalformedJson" }
+  | { readonly _tag: "WrongShape" }
+  | { readonly _tag: "Html"; readonly status: number }
+  | { readonly _tag: "Drop" }
+  | { readonly _tag: "LargeBody"; readonly bytes: number }
+
+/**
+ * Which requests a fault hits. Rules are checked in order: every matching `Latency` rule adds its
+ * delay, and the first matching rule of another kind answers instead of the endpoint. A faulted
+ * request changes no state, except that `Latency` still lets the request through afterwards.
+ *
+ * @since 0.1.0
+ * @category faults
+ */
+export interface FaultRule {
+  /** Omitted: any method. */
+  readonly method?: string | undefined
+  /** An exact path, or a RegExp tested on the path (no query); omitted: any path. */
+  readonly path?: string | RegExp | undefined
+  /** How many matching requests it affects before it is spent; omitted: all of them. */
+  readonly times?: number | undefined
+  readonly fault: Fault
+}
+
+/**
+ * One request as it reached the app, so tests can check what a client actually sent (which token,
+ * which query values, which body encoding).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RecordedRequest {
+  readonly method: string
+  readonly path: string
+  /** In order, repeated keys kept. */
+  readonly query: ReadonlyArray<readonly [string, string]>
+  /** Lower-case names; `authorization` is kept on purpose. */
+  readonly headers: Readonly<Record<string, string>>
+  /** The media type without parameters, or null when absent. */
+  readonly contentType: string | null
+  readonly body: string
+}
+
+/**
+ * A credential as the sandbox serves it (Tink's camelCase JSON), returned by `addCredential` so a
+ * test knows the id it seeded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Credential {
+  readonly id: string
+  readonly providerName: string
+  readonly type: string
+  readonly status: string
+  readonly statusPayload: string | null
+  readonly statusUpdated: number | null
+  readonly updated: number | null
+  readonly fields: Readonly<Record<string, string>>
+  readonly userId: string
+  readonly sessionExpiryDate: number | null
+}
+
+/**
+ * Seed for `addCredential`; everything has a default (a demo PASSWORD credential, status UPDATED).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CredentialInput {
+  readonly providerName?: string | undefined
+  readonly status?: string | undefined
+  readonly type?: string | undefined
+  readonly fields?: Readonly<Record<string, string>> | undefined
+}
+
+/**
+ * The sandbox: the fake Tink as an HttpApp, plus the controls a test needs around it (faults,
+ * counters, seeding without HTTP).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** The fake Tink. Serve it over HTTP, or reach it in memory through `layerTest`. */
+  readonly app: HttpApp.Default
+  /** Replaces the active fault rules. */
+  readonly setFaults: (rules: ReadonlyArray<FaultRule>) => Effect.Effect<void>
+  readonly clearFaults: Effect.Effect<void>
+  /** Requests that reached the app with exactly this method and path (no query), faulted ones included. */
+  readonly requestCount: (method: string, path: string) => Effect.Effect<number>
+  readonly totalRequests: Effect.Effect<number>
+  readonly requests: Effect.Effect<ReadonlyArray<RecordedRequest>>
+  /** Clears the counters and the recorded requests, not the data. */
+  readonly resetCounters: Effect.Effect<void>
+  /** Seeds a user without HTTP (not counted). Market defaults to "SE". Dies on a duplicate external id. */
+  readonly createUser: (
+    input: { readonly market?: string | undefined; readonly externalUserId?: string | undefined }
+  ) => Effect.Effect<{ readonly userId: string }>
+  /** Seeds a credential for a user. Dies when the user does not exist. */
+  readonly addCredential: (userId: string, input?: CredentialInput) => Effect.Effect<Credential>
+  /** Mints a user token without the grant and exchange, for tests. Dies when the user does not exist. */
+  readonly issueUserToken: (userId: string, scopes: ReadonlyArray<string>) => Effect.Effect<string>
+  readonly userExists: (userId: string) => Effect.Effect<boolean>
+}
+
+/**
+ * The sandbox service. Tests and the Node entrypoint reach the same instance through it, so
+ * seeding, faults and counters apply to whatever transport serves `app`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Sandbox extends Context.Tag("@tink-effect/sandbox/Sandbox")<Sandbox, Service>() {}
+
+/**
+ * Builds a fresh, empty sandbox. Each call has its own state, so concurrent tests never share data.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (options?: SandboxOptions) => Effect.Effect<Service> = internal.make
+
+/**
+ * The sandbox as a layer, for serving it over real HTTP (see platform-node).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options?: SandboxOptions): Layer.Layer<Sandbox> => Layer.effect(Sandbox, make(options))
+
+/**
+ * The sandbox plus an `HttpClient` that runs `app` in memory, in the calling fiber: no sockets,
+ * and latency faults, token expiry and credential status follow the caller's Clock (TestClock
+ * included). Any absolute URL works; the sandbox routes on the path only.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerTest = (options?: SandboxOptions): Layer.Layer<Sandbox | HttpClient.HttpClient> =>
+  Layer.effectContext(Effect.map(make(options), (sandbox) =>
+    Context.make(Sandbox, sandbox).pipe(
+      Context.add(HttpClient.HttpClient, testClient.make(sandbox.app))
+    )))
