@@ -1,8 +1,8 @@
 import { HttpClient } from "@effect/platform"
-import { ResponseCache, TinkClient, TinkConfig } from "@tink-effect/core"
+import { ResponseCache, TinkClient, TinkConfig, type TinkError, type TinkUser } from "@tink-effect/core"
 import { Sandbox } from "@tink-effect/sandbox"
 import { Users } from "@tink-effect/users"
-import { Effect, Fiber, Layer, Redacted, TestClock } from "effect"
+import { type Duration, Effect, Fiber, Layer, Redacted, TestClock } from "effect"
 
 export const clientSecret = "sandbox-secret"
 
@@ -13,6 +13,7 @@ export const testLayer = (
     readonly cache?: Layer.Layer<ResponseCache.ResponseCache>
     /** Wraps the in-memory transport, e.g. to hold a response after Tink produced it. */
     readonly transport?: (client: HttpClient.HttpClient) => HttpClient.HttpClient
+    readonly clientSecret?: string
   } = {}
 ) =>
   TinkClient.layer.pipe(
@@ -24,7 +25,7 @@ export const testLayer = (
         ).pipe(Layer.provideMerge(Sandbox.layerTest())),
         TinkConfig.layer({
           clientId: "sandbox-client",
-          clientSecret: Redacted.make(clientSecret),
+          clientSecret: Redacted.make(options.clientSecret ?? clientSecret),
           baseUrl: "http://sandbox.test",
           maxRetries: 2,
           retryBaseDelay: "100 millis"
@@ -52,10 +53,13 @@ export const seedUser = (credentials = 1) =>
 
 /** Runs an effect as the seeded user. */
 export const as = (user: { readonly userId: string; readonly token: Redacted.Redacted<string> }) =>
-  Users.asUser({ userId: user.userId, accessToken: user.token })
+<A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | TinkError.TinkValidationError, Exclude<R, TinkUser.TinkUser>> =>
+  Users.asUser(effect, { userId: user.userId, accessToken: user.token })
 
 /** Runs an effect that sleeps on the Clock (retries, latency) by moving the TestClock until it ends. */
-export const withClock = <A, E, R>(effect: Effect.Effect<A, E, R>, step = "1 second") =>
+export const withClock = <A, E, R>(effect: Effect.Effect<A, E, R>, step: Duration.DurationInput = "1 second") =>
   Effect.gen(function*() {
     const fiber = yield* Effect.fork(effect)
     for (let i = 0; i < 600; i++) {
