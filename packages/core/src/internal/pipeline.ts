@@ -195,10 +195,9 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
     tokens: ClientTokens.ClientTokens
   ): Effect.Effect<A, TinkError.TinkError> => {
     const effect = send(method, path, options, tokens)
-    const scopes = options.auth._tag === "User"
-      ? [options.auth.session.scope, ...(options.invalidates ?? [])]
-      : options.invalidates ?? []
-    if (scopes.length === 0) return effect
+    const scopes = new Set(options.invalidates)
+    if (options.auth._tag === "User") scopes.add(options.auth.session.scope)
+    if (scopes.size === 0) return effect
     const invalidate = Effect.forEach(scopes, (scope) => cache.invalidate(scope), { discard: true })
     // C4: invalidate before the caller sees the result, unless Tink certainly changed nothing.
     return Effect.onExit(effect, (exit) => {

@@ -1,0 +1,51 @@
+/**
+ * `npm start`: the user lifecycle over real sockets. Against the embedded sandbox by default;
+ * against Tink when TINK_CLIENT_ID and TINK_CLIENT_SECRET are set. The cache is in memory, or in
+ * Redis when TINK_REDIS_URL is set.
+ *
+ * @since 0.1.0
+ */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Lifecycle from "./Lifecycle.js"
+import * as NodeTink from "./NodeTink.js"
+import * as SandboxServer from "./SandboxServer.js"
+
+const redisUrl = Config.option(Config.string("TINK_REDIS_URL"))
+const useRealTink = Config.option(Config.string("TINK_CLIENT_ID"))
+
+const environment: Effect.Effect<
+  Layer.Layer<Lifecycle.Requirements, ConfigError.ConfigError>,
+  ConfigError.ConfigError
+> = Effect.gen(function*() {
+  const redis = Option.match(yield* redisUrl, { onNone: () => undefined, onSome: (url) => ({ url }) })
+  const cacheName = redis === undefined ? "memory" : "redis"
+  if (Option.isSome(yield* useRealTink)) {
+    yield* Console.log(`tink-effect lifecycle against Tink (cache: ${cacheName})`)
+    return NodeTink.layerEnv
+  }
+  return Layer.unwrapEffect(Effect.gen(function*() {
+    const server = yield* SandboxServer.SandboxServer
+    yield* Console.log(`tink-effect lifecycle against the embedded sandbox over HTTP (cache: ${cacheName})`)
+    return NodeTink.layer({
+      config: { clientId: "sandbox-client", clientSecret: Redacted.make("sandbox-secret"), baseUrl: server.url },
+      redis
+    })
+  })).pipe(Layer.provideMerge(SandboxServer.layer()))
+})
+
+const program = Effect.gen(function*() {
+  yield* Console.log(Lifecycle.header)
+  const stats = yield* Lifecycle.run((step) => Console.log(Lifecycle.formatStep(step)))
+  yield* Console.log(Lifecycle.formatStats(stats))
+})
+
+NodeRuntime.runMain(
+  Effect.flatMap(environment, (layer) => Effect.provide(program, layer))
+)
