@@ -69,7 +69,7 @@ export const layerConfig = (
  */
 export const fromEnv: Config.Config<Options> = Config.all({
   config: TinkConfig.fromEnv,
-  redisUrl: Config.option(Config.string("TINK_REDIS_URL"))
+  redisUrl: Config.option(Config.redacted("TINK_REDIS_URL"))
 }).pipe(
   Config.map(({ config, redisUrl }) => ({
     config,

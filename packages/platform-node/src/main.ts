@@ -17,7 +17,7 @@ import * as Lifecycle from "./Lifecycle.js"
 import * as NodeTink from "./NodeTink.js"
 import * as SandboxServer from "./SandboxServer.js"
 
-const redisUrl = Config.option(Config.string("TINK_REDIS_URL"))
+const redisUrl = Config.option(Config.redacted("TINK_REDIS_URL"))
 const useRealTink = Config.option(Config.string("TINK_CLIENT_ID"))
 
 const environment: Effect.Effect<
