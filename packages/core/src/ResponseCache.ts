@@ -192,13 +192,23 @@ export const layerStore = <E, R>(
 ): Layer.Layer<ResponseCache, E, Exclude<R, Scope.Scope>> => Layer.scoped(ResponseCache, Effect.flatMap(store, make))
 
 /**
+ * An in-process LRU store holding at most `capacity` entries. Several caches built over one
+ * store behave like instances sharing a Redis, which is how tests model a fleet in memory.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeMemoryStore = (options: { readonly capacity: number }): Store =>
+  MemoryStore.make(Math.max(1, Math.floor(options.capacity)))
+
+/**
  * An in-process LRU cache holding at most `capacity` entries (C10).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerMemory = (options: { readonly capacity: number }): Layer.Layer<ResponseCache> =>
-  layerStore(Effect.sync(() => MemoryStore.make(Math.max(1, Math.floor(options.capacity)))))
+  layerStore(Effect.sync(() => makeMemoryStore(options)))
 
 /**
  * The current counters of the cache in context.
