@@ -101,16 +101,19 @@ export const ttlFor = (
 export type QueryParams = ReadonlyArray<readonly [string, string]>
 
 /**
- * The cache key of a request: method, path and query. Every repeated value is kept and the
- * pairs are sorted, so the same query in another order shares the entry while a different
- * set of values never does. Components are percent-encoded, so no value can forge a separator.
+ * The cache key of a request: path and query (and the method, when it is not GET). Every
+ * repeated value is kept and the pairs are sorted, so the same query in another order shares the
+ * entry while a different set of values never does. Components are percent-encoded, so no value
+ * can forge a separator. A plain GET is keyed by its path alone: the string is usually a
+ * constant, which keeps the cache-hit path free of string building.
  *
  * @since 0.1.0
  * @category policy
  */
 export const requestKey = (method: string, path: string, query: QueryParams = []): string => {
-  if (query.length === 0) return `${method} ${path}`
+  const target = method === "GET" ? path : `${method} ${path}`
+  if (query.length === 0) return target
   const encoded = query.map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`)
   encoded.sort()
-  return `${method} ${path}?${encoded.join("&")}`
+  return `${target}?${encoded.join("&")}`
 }

@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -17,6 +18,7 @@ import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as MemoryStore from "./internal/memoryStore.js"
 import * as SingleFlight from "./internal/singleFlight.js"
+import * as TinkMetrics from "./TinkMetrics.js"
 
 /**
  * What a store returns for one read: the scope's generation and the entry under it, if any.
@@ -40,6 +42,11 @@ export interface StoreRead<A> {
  */
 export interface Store {
   readonly read: <A, I>(scope: string, key: string, schema: Schema.Schema<A, I>) => Effect.Effect<StoreRead<A>>
+  /**
+   * The same read, answered synchronously, for stores that live in memory: a cache hit then
+   * takes no effect step of its own, which is most of what a hit costs.
+   */
+  readonly readNow?: <A>(scope: string, key: string, nowMillis: number) => StoreRead<A>
   /** Stores the value only if `generation` is still the scope's current one. */
   readonly write: <A, I>(entry: {
     readonly scope: string
@@ -68,6 +75,14 @@ export interface Lookup<A, I, E> {
   readonly ttl: Duration.Duration
   readonly schema: Schema.Schema<A, I>
   readonly fetch: Effect.Effect<A, E>
+  /**
+   * The span to open around a read that goes to Tink (a miss or a bypass), with the outcome as
+   * `tink.cache.outcome`. Hits and reads that join one in flight open none: in Effect 3 a span
+   * costs several times a hit, so those are counted in `TinkMetrics` instead.
+   */
+  readonly spanName?: string | undefined
+  /** A short hash of the scope for that span: a user id must not appear in clear. */
+  readonly scopeHash?: string | undefined
 }
 
 /**
@@ -139,38 +154,70 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
     let invalidations = 0
     const onStart = () => {
       misses++
+      TinkMetrics.cacheMisses.unsafeUpdate(1, [])
     }
     const onJoin = () => {
       coalesced++
+      TinkMetrics.cacheCoalesced.unsafeUpdate(1, [])
     }
 
+    const traced = <A, E>(
+      request: Lookup<A, unknown, E>,
+      outcome: "miss" | "bypass",
+      effect: Effect.Effect<A, E>
+    ): Effect.Effect<A, E> =>
+      request.spanName === undefined
+        ? effect
+        : Effect.withSpan(effect, request.spanName, {
+          attributes: request.scopeHash === undefined
+            ? { "tink.cache.outcome": outcome }
+            : { "tink.cache.outcome": outcome, "tink.scope.hash": request.scopeHash },
+          captureStackTrace: false
+        })
+
+    const miss = <A, I, E>(request: Lookup<A, I, E>, generation: string | undefined): Effect.Effect<A, E> => {
+      const fetch = traced(request as Lookup<A, unknown, E>, "miss", request.fetch)
+      const fetchAndStore = generation === undefined
+        ? fetch
+        : Effect.tap(fetch, (value) =>
+          store.write({
+            scope: request.scope,
+            generation,
+            key: request.key,
+            value,
+            schema: request.schema,
+            ttl: request.ttl
+          }))
+      return flights.run(request.scope, `${generation ?? ""}\u0000${request.key}`, fetchAndStore, onStart, onJoin)
+    }
+
+    const answer = <A, I, E>(request: Lookup<A, I, E>, read: StoreRead<A>): Effect.Effect<A, E> => {
+      if (Option.isNone(read.value)) return miss(request, read.generation)
+      hits++
+      TinkMetrics.cacheHits.unsafeUpdate(1, [])
+      return Effect.succeed(read.value.value)
+    }
+
+    const bypassing = <A, I, E>(request: Lookup<A, I, E>): Effect.Effect<A, E> =>
+      traced(request as Lookup<A, unknown, E>, "bypass", request.fetch)
+
+    const readNow = store.readNow
     const lookup = <A, I, E>(request: Lookup<A, I, E>): Effect.Effect<A, E> =>
-      Effect.flatMap(FiberRef.get(bypassed), (isBypassed) =>
-        isBypassed ? request.fetch : Effect.flatMap(store.read(request.scope, request.key, request.schema), (read) => {
-          if (Option.isSome(read.value)) {
-            hits++
-            return Effect.succeed(read.value.value)
-          }
-          const generation = read.generation
-          const fetchAndStore = generation === undefined
-            ? request.fetch
-            : Effect.tap(request.fetch, (value) =>
-              store.write({
-                scope: request.scope,
-                generation,
-                key: request.key,
-                value,
-                schema: request.schema,
-                ttl: request.ttl
-              }))
-          return flights.run(request.scope, `${generation ?? ""}\u0000${request.key}`, fetchAndStore, onStart, onJoin)
-        }))
+      Effect.withFiberRuntime((fiber) => {
+        if (fiber.getFiberRef(bypassed)) return bypassing(request)
+        if (readNow === undefined) {
+          return Effect.flatMap(store.read(request.scope, request.key, request.schema), (read) => answer(request, read))
+        }
+        const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+        return answer(request, readNow<A>(request.scope, request.key, clock.unsafeCurrentTimeMillis()))
+      })
 
     return {
       lookup,
       invalidate: (scope) =>
         Effect.suspend(() => {
           invalidations++
+          TinkMetrics.cacheInvalidations.unsafeUpdate(1, [])
           flights.forget(scope)
           return store.invalidate(scope)
         }),

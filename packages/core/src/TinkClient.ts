@@ -65,6 +65,10 @@ export interface RequestOptions {
   readonly sensitive?: boolean | undefined
   /** Safe to repeat (changes nothing on Tink), so it is retried like a read. */
   readonly idempotent?: boolean | undefined
+  /** The operation's name: its span is `tink.users.<operation>`. Omitted: no operation span. */
+  readonly operation?: string | undefined
+  /** The path with ids as placeholders, for spans and metric labels, which must not hold ids. */
+  readonly route?: string | undefined
 }
 
 /**
@@ -165,7 +169,11 @@ export const make: Effect.Effect<
   const config = yield* TinkConfig.TinkConfig
   const cache = yield* ResponseCache
   const scope = yield* Effect.scope
-  const http = HttpClient.withTracerPropagation(yield* HttpClient.HttpClient, config.tracePropagation)
+  // Our own `tink.http` span replaces the platform's, which would record full URLs with ids.
+  const http = (yield* HttpClient.HttpClient).pipe(
+    HttpClient.withTracerPropagation(config.tracePropagation),
+    HttpClient.withTracerDisabledWhen(() => true)
+  )
   const pipeline = Pipeline.make(http, config, cache)
 
   const tokens = ClientTokens.make(scope, (scopes) =>

@@ -19,6 +19,8 @@ export interface Session {
   readonly accessToken: Redacted.Redacted<string>
   /** `u:<userId>`, or `t:<sha256 of the token>` when the user id is unknown. */
   readonly scope: string
+  /** A short hash of the scope, for spans and logs, which must not show a user id in clear. */
+  readonly scopeHash: string
 }
 
 /**
@@ -53,10 +55,19 @@ export const make = (options: {
   readonly userId?: string | undefined
   readonly accessToken: Redacted.Redacted<string>
 }): Effect.Effect<Session> =>
-  options.userId !== undefined
-    ? Effect.succeed({ userId: options.userId, accessToken: options.accessToken, scope: scopeOfUser(options.userId) })
-    : Effect.map(sha256Hex(Redacted.value(options.accessToken)), (hash) => ({
-      userId: undefined,
-      accessToken: options.accessToken,
-      scope: `t:${hash}`
-    }))
+  Effect.gen(function*() {
+    const scope = options.userId !== undefined
+      ? scopeOfUser(options.userId)
+      : `t:${yield* sha256Hex(Redacted.value(options.accessToken))}`
+    const scopeHash = (yield* sha256Hex(scope)).slice(0, 16)
+    return { userId: options.userId, accessToken: options.accessToken, scope, scopeHash }
+  })
+
+/**
+ * The short hash of a scope, as a session carries it, for scopes known only by user id.
+ *
+ * @since 0.1.0
+ * @category scope
+ */
+export const hashScope = (scope: string): Effect.Effect<string> =>
+  Effect.map(sha256Hex(scope), (hex) => hex.slice(0, 16))

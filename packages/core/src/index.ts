@@ -32,3 +32,8 @@ export * as TinkUser from "./TinkUser.js"
  * @since 0.1.0
  */
 export * as AccessToken from "./AccessToken.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TinkMetrics from "./TinkMetrics.js"

@@ -6,10 +6,12 @@
  * @since 0.1.0
  */
 import { AccessToken, TinkClient, TinkError, TinkUser } from "@tink-effect/core"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as Ids from "./Ids.js"
 import * as Schemas from "./Schemas.js"
 
@@ -70,6 +72,7 @@ export const createUser = (
       })
     const client = yield* TinkClient.TinkClient
     return yield* client.post(path, {
+      operation: "createUser",
       auth: TinkClient.appAuth("user:create"),
       schema: Schemas.CreatedUser,
       body: {
@@ -143,6 +146,7 @@ export const createAuthorization = (
       }
     const client = yield* TinkClient.TinkClient
     return yield* client.post(path, {
+      operation: "createAuthorization",
       auth: TinkClient.appAuth("authorization:grant"),
       schema: Schemas.AuthorizationCode,
       sensitive: true,
@@ -173,6 +177,7 @@ export const getUserAccessToken = (
     }
     const client = yield* TinkClient.TinkClient
     return yield* client.post(path, {
+      operation: "getUserAccessToken",
       auth: TinkClient.noAuth,
       schema: AccessToken.AccessToken,
       sensitive: true,
@@ -188,7 +193,28 @@ export const getUserAccessToken = (
     })
   })
 
-const session = Effect.map(TinkUser.TinkUser, TinkClient.userAuth)
+/**
+ * Runs `f` with the client and session taken from context in one step: on a cache hit this and
+ * the cache lookup are the only effect steps, which keeps hits within a few times a Map lookup.
+ */
+const withSession = <A>(
+  f: (
+    client: TinkClient.Service,
+    auth: TinkClient.Auth,
+    user: TinkUser.Session
+  ) => Effect.Effect<A, TinkError.TinkError>
+): Effect.Effect<A, TinkError.TinkError, TinkClient.TinkClient | TinkUser.TinkUser> =>
+  Effect.contextWithEffect((context: Context.Context<TinkClient.TinkClient | TinkUser.TinkUser>) => {
+    const user = Context.get(context, TinkUser.TinkUser)
+    return f(Context.get(context, TinkClient.TinkClient), TinkClient.userAuth(user), user)
+  })
+
+/** The list body decoded straight to its array, so the cached value is what callers get. */
+const CredentialArray = Schema.transform(Schemas.CredentialList, Schema.Array(Schema.typeSchema(Schemas.Credential)), {
+  strict: true,
+  decode: (list) => list.credentials,
+  encode: (credentials) => ({ credentials })
+})
 
 /**
  * Lists the session user's credentials. Cached for 30 seconds per user: credential status
@@ -202,12 +228,9 @@ export const listCredentials = (): Effect.Effect<
   TinkError.TinkError,
   TinkClient.TinkClient | TinkUser.TinkUser
 > =>
-  Effect.flatMap(TinkClient.TinkClient, (client) =>
-    Effect.flatMap(session, (auth) =>
-      Effect.map(
-        client.get("/api/v1/credentials/list", { auth, schema: Schemas.CredentialList }),
-        (list) => list.credentials
-      )))
+  withSession((client, auth) =>
+    client.get("/api/v1/credentials/list", { operation: "listCredentials", auth, schema: CredentialArray })
+  )
 
 /**
  * Gets one of the session user's credentials, cached for 30 seconds.
@@ -221,9 +244,14 @@ export const getCredential = (
   Effect.flatMap(
     validateCredentialId(credentialId, "GET", "/api/v1/credentials/{id}"),
     (id) =>
-      Effect.flatMap(TinkClient.TinkClient, (client) =>
-        Effect.flatMap(session, (auth) =>
-          client.get(credentialPath(id), { auth, schema: Schemas.Credential })))
+      withSession((client, auth) =>
+        client.get(credentialPath(id), {
+          operation: "getCredential",
+          route: "/api/v1/credentials/{id}",
+          auth,
+          schema: Schemas.Credential
+        })
+      )
   )
 
 /**
@@ -238,8 +266,9 @@ export const deleteCredential = (
   Effect.flatMap(
     validateCredentialId(credentialId, "DELETE", "/api/v1/credentials/{id}"),
     (id) =>
-      Effect.flatMap(TinkClient.TinkClient, (client) =>
-        Effect.flatMap(session, (auth) => client.delete(credentialPath(id), { auth })))
+      withSession((client, auth) =>
+        client.delete(credentialPath(id), { operation: "deleteCredential", route: "/api/v1/credentials/{id}", auth })
+      )
   )
 
 /**
@@ -287,7 +316,13 @@ export const refreshCredential = (
     const user = yield* TinkUser.TinkUser
     return yield* client.shared(
       `refresh\u0000${user.scope}\u0000${id}`,
-      client.post(`${credentialPath(id)}/refresh`, { auth: TinkClient.userAuth(user), query, body })
+      client.post(`${credentialPath(id)}/refresh`, {
+        operation: "refreshCredential",
+        route: "/api/v1/credentials/{id}/refresh",
+        auth: TinkClient.userAuth(user),
+        query,
+        body
+      })
     )
   })
 
@@ -312,7 +347,7 @@ export const deleteUser = (userId: string): Effect.Effect<void, TinkError.TinkEr
       )
     const client = yield* TinkClient.TinkClient
     yield* client.post(path, { auth: TinkClient.userAuth(user), invalidates: [TinkUser.scopeOfUser(id)] })
-  })
+  }).pipe(Effect.withSpan("tink.users.deleteUser", { captureStackTrace: false }))
 
 /**
  * What identifies a user session: the user's access token and, when known, the user id.

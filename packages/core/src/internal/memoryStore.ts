@@ -3,64 +3,115 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { Store, StoreRead } from "../ResponseCache.js"
 
-interface Entry {
+/** One entry, also a link of the LRU list (least recently used at the head). */
+interface Node {
+  readonly key: string
+  readonly scope: ScopeEntries
   readonly value: unknown
   readonly expiresAt: number
+  prev: Node | undefined
+  next: Node | undefined
+}
+
+/** A scope's current generation and the entries stored under it. */
+interface ScopeEntries {
+  readonly generation: string
+  readonly entries: Map<string, Node>
 }
 
 /**
- * An LRU map of decoded values. Generations come from one counter that never repeats, so a
- * scope whose generation marker was dropped can never see its old entries again (C10), and
- * invalidating a scope is one map write whatever the number of entries (C11).
+ * An LRU of decoded values. Invalidating a scope swaps in a fresh generation with an empty map,
+ * one map write whatever the number of entries (C11); the old entries can no longer be reached
+ * and leave through the LRU. Generations come from one counter that never repeats, so a scope
+ * whose marker was dropped can never see its old entries again (C10). The hit path looks up two
+ * maps with strings that are usually constants, and relinks one node.
  *
  * @internal
  */
 export const make = (capacity: number): Store => {
-  const entries = new Map<string, Entry>()
-  const generations = new Map<string, string>()
+  const scopes = new Map<string, ScopeEntries>()
   const maxScopes = Math.max(1024, capacity * 2)
+  let head: Node | undefined
+  let tail: Node | undefined
+  let size = 0
   let counter = 0
 
-  const nextGeneration = (scope: string): string => {
-    const generation = (++counter).toString(36)
-    generations.delete(scope)
-    generations.set(scope, generation)
-    if (generations.size > maxScopes) generations.delete(generations.keys().next().value!)
-    return generation
+  const unlink = (node: Node) => {
+    if (node.prev === undefined) head = node.next
+    else node.prev.next = node.next
+    if (node.next === undefined) tail = node.prev
+    else node.next.prev = node.prev
+    node.prev = node.next = undefined
+    size--
   }
 
-  const read = <A>(scope: string, key: string): Effect.Effect<StoreRead<A>> =>
-    Effect.clockWith((clock) =>
-      Effect.sync(() => {
-        const generation = generations.get(scope) ?? nextGeneration(scope)
-        const entryKey = `${scope}\u0000${generation}\u0000${key}`
-        const entry = entries.get(entryKey)
-        if (entry === undefined) return { generation, value: Option.none() }
-        entries.delete(entryKey)
-        if (entry.expiresAt <= clock.unsafeCurrentTimeMillis()) return { generation, value: Option.none() }
-        entries.set(entryKey, entry)
-        return { generation, value: Option.some(entry.value as A) }
-      })
-    )
+  const append = (node: Node) => {
+    node.prev = tail
+    node.next = undefined
+    if (tail === undefined) head = node
+    else tail.next = node
+    tail = node
+    size++
+  }
+
+  const renew = (scope: string): ScopeEntries => {
+    const fresh: ScopeEntries = { generation: (++counter).toString(36), entries: new Map() }
+    scopes.delete(scope)
+    scopes.set(scope, fresh)
+    if (scopes.size > maxScopes) scopes.delete(scopes.keys().next().value!)
+    return fresh
+  }
+
+  const readNow = <A>(scope: string, key: string, now: number): StoreRead<A> => {
+    const current = scopes.get(scope) ?? renew(scope)
+    const node = current.entries.get(key)
+    if (node === undefined) return { generation: current.generation, value: Option.none() }
+    if (node.expiresAt <= now) {
+      unlink(node)
+      current.entries.delete(key)
+      return { generation: current.generation, value: Option.none() }
+    }
+    if (node !== tail) {
+      unlink(node)
+      append(node)
+    }
+    return { generation: current.generation, value: Option.some(node.value as A) }
+  }
 
   return {
-    read,
+    readNow,
+    read: (scope, key) =>
+      Effect.clockWith((clock) => Effect.sync(() => readNow(scope, key, clock.unsafeCurrentTimeMillis()))),
     write: (entry) =>
       Effect.clockWith((clock) =>
         Effect.sync(() => {
           const ttl = Duration.toMillis(entry.ttl)
-          if (ttl <= 0 || generations.get(entry.scope) !== entry.generation) return
-          const entryKey = `${entry.scope}\u0000${entry.generation}\u0000${entry.key}`
-          entries.delete(entryKey)
-          entries.set(entryKey, { value: entry.value, expiresAt: clock.unsafeCurrentTimeMillis() + ttl })
-          while (entries.size > capacity) entries.delete(entries.keys().next().value!)
+          const current = scopes.get(entry.scope)
+          if (ttl <= 0 || current === undefined || current.generation !== entry.generation) return
+          const previous = current.entries.get(entry.key)
+          if (previous !== undefined) unlink(previous)
+          const node: Node = {
+            key: entry.key,
+            scope: current,
+            value: entry.value,
+            expiresAt: clock.unsafeCurrentTimeMillis() + ttl,
+            prev: undefined,
+            next: undefined
+          }
+          current.entries.set(entry.key, node)
+          append(node)
+          while (size > capacity && head !== undefined) {
+            const evicted = head
+            unlink(evicted)
+            if (evicted.scope.entries.get(evicted.key) === evicted) evicted.scope.entries.delete(evicted.key)
+          }
         })
       ),
     invalidate: (scope) =>
       Effect.sync(() => {
-        nextGeneration(scope)
+        renew(scope)
       }),
-    size: Effect.sync(() => entries.size),
+    size: Effect.sync(() => size),
     errors: Effect.succeed(0)
   }
 }

@@ -5,6 +5,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
@@ -14,6 +15,8 @@ import type * as ResponseCache from "../ResponseCache.js"
 import type * as TinkClient from "../TinkClient.js"
 import type * as TinkConfig from "../TinkConfig.js"
 import * as TinkError from "../TinkError.js"
+import * as TinkMetrics from "../TinkMetrics.js"
+import type * as TinkUser from "../TinkUser.js"
 import type * as ClientTokens from "./clientTokens.js"
 import * as Response from "./response.js"
 
@@ -25,6 +28,10 @@ const userAgent = "tink-effect/0.1.0"
 /** Paths are built by this library from validated ids; anything else is a bug or an attack. */
 const safePath = /^(\/[A-Za-z0-9._~%-]+)+$/
 const dotSegment = /\/\.{1,2}(\/|$)/
+
+/** Without an explicit route, keep only segments that cannot be ids: spans must not show them. */
+const routeOf = (path: string): string =>
+  path.split("/").map((segment) => /^(|v\d+|[a-z][a-z-]*[a-z])$/.test(segment) ? segment : "{id}").join("/")
 
 const isRetryable = (error: TinkError.TinkError, idempotent: boolean): boolean => {
   switch (error._tag) {
@@ -84,12 +91,38 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
       Effect.catchAll(once, (error) =>
         retry >= config.maxRetries || !isRetryable(error, idempotent)
           ? Effect.fail(error)
-          : Effect.flatMap(retryDelay(error, retry), (delay) =>
-            Option.isNone(delay)
-              ? Effect.fail(error)
-              : Effect.zipRight(Effect.sleep(delay.value), attempt(retry + 1))))
+          : Effect.flatMap(retryDelay(error, retry), (delay) => {
+            if (Option.isNone(delay)) return Effect.fail(error)
+            TinkMetrics.httpRetries.unsafeUpdate(1, [])
+            return Effect.annotateCurrentSpan("tink.retries", retry + 1).pipe(
+              Effect.zipRight(Effect.sleep(delay.value)),
+              Effect.zipRight(attempt(retry + 1))
+            )
+          }))
     return attempt(0)
   }
+
+  const spanNames = new Map<string, string>()
+  /** Span names are built once per operation, not on every cache hit. */
+  const spanName = (operation: string): string => {
+    let name = spanNames.get(operation)
+    if (name === undefined) {
+      name = `tink.users.${operation}`
+      spanNames.set(operation, name)
+    }
+    return name
+  }
+
+  /** The operation span, for requests that always go to Tink (mutations, app-level calls). */
+  const traced = <A>(
+    options: TinkClient.RequestOptions,
+    session: TinkUser.Session | undefined,
+    effect: Effect.Effect<A, TinkError.TinkError>
+  ): Effect.Effect<A, TinkError.TinkError> =>
+    options.operation === undefined ? effect : Effect.withSpan(effect, spanName(options.operation), {
+      captureStackTrace: false,
+      attributes: session === undefined ? {} : { "tink.scope.hash": session.scopeHash }
+    })
 
   const buildRequest = (
     method: Method,
@@ -122,25 +155,45 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
     request: HttpClientRequest.HttpClientRequest,
     schema: Schema.Schema<A, I> | undefined
   ): Effect.Effect<A, TinkError.TinkError> =>
-    http.execute(request).pipe(
-      Effect.flatMap((response) =>
-        Effect.flatMap(response.text, (text) =>
-          response.status >= 200 && response.status < 300
-            ? Response.decodeBody(info, response, text, schema)
-            : Effect.flatMap(
-              Clock.currentTimeMillis,
-              (now) => Effect.fail(Response.statusError(info, response, text, now))
-            ))
-      ),
-      Effect.catchIf(
-        (error): error is Exclude<typeof error, TinkError.TinkError> => !TinkError.isTinkError(error),
-        (error) => Effect.fail(Response.transportError(info, error))
-      ),
-      Effect.timeoutFail({
-        duration: config.requestTimeout,
-        onTimeout: () => new TinkError.TinkTimeoutError({ method: info.method, path: info.path })
-      })
-    )
+    Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
+      let status = "error"
+      return http.execute(request).pipe(
+        Effect.flatMap((response) => {
+          status = String(response.status)
+          return Effect.flatMap(response.text, (text) =>
+            response.status >= 200 && response.status < 300
+              ? Response.decodeBody(info, response, text, schema)
+              : Effect.flatMap(
+                Clock.currentTimeMillis,
+                (now) => Effect.fail(Response.statusError(info, response, text, now))
+              ))
+        }),
+        Effect.catchIf(
+          (error): error is Exclude<typeof error, TinkError.TinkError> => !TinkError.isTinkError(error),
+          (error) => Effect.fail(Response.transportError(info, error))
+        ),
+        Effect.timeoutFail({
+          duration: config.requestTimeout,
+          onTimeout: () => new TinkError.TinkTimeoutError({ method: info.method, path: info.path })
+        }),
+        Effect.onExit(() =>
+          Effect.flatMap(Clock.currentTimeMillis, (endedAt) => {
+            const labels = [
+              MetricLabel.make("method", info.method),
+              MetricLabel.make("route", info.route),
+              MetricLabel.make("status", status)
+            ]
+            TinkMetrics.httpDuration.unsafeUpdate(endedAt - startedAt, labels)
+            return Effect.annotateCurrentSpan("http.response.status_code", status)
+          })
+        ),
+        Effect.withSpan("tink.http", {
+          kind: "client",
+          captureStackTrace: false,
+          attributes: { "http.request.method": info.method, "tink.route": info.route }
+        })
+      )
+    })
 
   /** One request with its token, retries, and a single token refresh on 401 for app tokens. */
   const send = <A, I>(
@@ -152,7 +205,12 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
     if (!safePath.test(path) || dotSegment.test(path)) {
       return Effect.fail(new TinkError.TinkValidationError({ method, path: "<rejected>", errorMessage: "unsafe path" }))
     }
-    const info: Response.RequestInfo = { method, path, sensitive: options.sensitive === true }
+    const info: Response.RequestInfo = {
+      method,
+      path,
+      route: options.route ?? routeOf(path),
+      sensitive: options.sensitive === true
+    }
     const idempotent = method === "GET" || options.idempotent === true
     const run = (token: Redacted.Redacted<string> | undefined) =>
       Effect.flatMap(
@@ -178,13 +236,16 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
   ): Effect.Effect<A, TinkError.TinkError> => {
     const fetch = Effect.suspend(() => send("GET", path, options, tokens))
     // C8: only a user's data has a scope; app-level answers are never cached.
-    if (options.auth._tag !== "User") return fetch
+    if (options.auth._tag !== "User") return traced(options, undefined, fetch)
+    const session = options.auth.session
     return cache.lookup({
-      scope: options.auth.session.scope,
+      scope: session.scope,
       key: CachePolicy.requestKey("GET", path, options.query),
       ttl: CachePolicy.ttlFor(path, config.cacheTtl),
       schema: options.schema,
-      fetch
+      fetch,
+      spanName: options.operation === undefined ? undefined : spanName(options.operation),
+      scopeHash: session.scopeHash
     })
   }
 
@@ -197,14 +258,22 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
     const effect = send(method, path, options, tokens)
     const scopes = new Set(options.invalidates)
     if (options.auth._tag === "User") scopes.add(options.auth.session.scope)
-    if (scopes.size === 0) return effect
-    const invalidate = Effect.forEach(scopes, (scope) => cache.invalidate(scope), { discard: true })
+    const session = options.auth._tag === "User" ? options.auth.session : undefined
+    if (scopes.size === 0) return traced(options, session, effect)
+    const invalidate = Effect.zipRight(
+      Effect.forEach(scopes, (scope) => cache.invalidate(scope), { discard: true }),
+      Effect.annotateCurrentSpan("tink.cache.outcome", "invalidated")
+    )
     // C4: invalidate before the caller sees the result, unless Tink certainly changed nothing.
-    return Effect.onExit(effect, (exit) => {
-      if (Exit.isSuccess(exit)) return invalidate
-      const failure = Cause.failureOption(exit.cause)
-      return Option.isSome(failure) && isDefiniteRejection(failure.value) ? Effect.void : invalidate
-    })
+    return traced(
+      options,
+      session,
+      Effect.onExit(effect, (exit) => {
+        if (Exit.isSuccess(exit)) return invalidate
+        const failure = Cause.failureOption(exit.cause)
+        return Option.isSome(failure) && isDefiniteRejection(failure.value) ? Effect.void : invalidate
+      })
+    )
   }
 
   return { send, read, mutate }

@@ -11,6 +11,8 @@ import * as TinkError from "../TinkError.js"
 export interface RequestInfo {
   readonly method: string
   readonly path: string
+  /** The path with ids replaced, for spans and metric labels. */
+  readonly route: string
   /** The body may hold a token or secret (OAuth): errors must not quote it. */
   readonly sensitive: boolean
 }

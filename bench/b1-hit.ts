@@ -1,0 +1,64 @@
+/**
+ * B1: a cache hit of `Users.listCredentials()` from the memory cache, in a loop inside one
+ * Effect program, against (a) the same loop over `Effect.sync` of a Map lookup and (b) axios
+ * with axios-cache-interceptor serving the same URL from its cache.
+ */
+import { Sandbox } from "@tink-effect/sandbox"
+import { Users } from "@tink-effect/users"
+import axios from "axios"
+import { setupCache } from "axios-cache-interceptor"
+import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { measure, type Measurement, measurePair } from "./harness.js"
+import { inMemoryTink } from "./setup.js"
+
+export interface B1 {
+  readonly hit: Measurement
+  readonly mapLookup: Measurement
+  readonly axiosHit: Measurement
+}
+
+export const run = async (): Promise<B1> => {
+  const runtime = ManagedRuntime.make(inMemoryTink)
+  const { session } = await runtime.runPromise(Effect.gen(function*() {
+    const sandbox = yield* Sandbox.Sandbox
+    const { userId } = yield* sandbox.createUser({})
+    for (let i = 0; i < 3; i++) yield* sandbox.addCredential(userId)
+    const token = Redacted.make(yield* sandbox.issueUserToken(userId, ["credentials:read"]))
+    return { session: { userId, accessToken: token } }
+  }))
+  const hitLoop = (n: number) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < n; i++) yield* Users.listCredentials()
+    }).pipe(Users.asUser(session))
+  await runtime.runPromise(hitLoop(1))
+  const map = new Map([["GET /api/v1/credentials/list", [1, 2, 3]]])
+  const mapLoop = (n: number) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < n; i++) yield* Effect.sync(() => map.get("GET /api/v1/credentials/list"))
+    })
+  const [hit, mapLookup] = await measurePair(
+    (n) => runtime.runPromise(hitLoop(n)).then(() => undefined),
+    (n) => Effect.runPromise(mapLoop(n)),
+    { iterations: 20_000, samples: 15 }
+  )
+
+  const body = JSON.stringify({ credentials: [{ id: "a" }, { id: "b" }, { id: "c" }] })
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=30" })
+    res.end(body)
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/credentials/list`
+  const cached = setupCache(axios.create(), { ttl: 30_000 })
+  await cached.get(url)
+  const axiosHit = await measure(async (n) => {
+    for (let i = 0; i < n; i++) await cached.get(url)
+  }, { iterations: 2_000, samples: 9 })
+  server.close()
+  await runtime.dispose()
+  return { hit, mapLookup, axiosHit }
+}
+
+void Layer

@@ -1,0 +1,43 @@
+/**
+ * B5: a cached `Users.listCredentials()` served from the Redis store (one Lua round trip, JSON
+ * parse, schema decode) against node-redis `GET` plus `JSON.parse` of the same stored value.
+ */
+import { TinkUser } from "@tink-effect/core"
+import { ResponseCache } from "@tink-effect/platform-node"
+import { Users } from "@tink-effect/users"
+import { Effect } from "effect"
+import { createClient } from "redis"
+import { type Measurement, measurePair } from "./harness.js"
+import { fixedListServer } from "./servers.js"
+import { nodeRuntime, sessions } from "./stack.js"
+
+export interface B5 {
+  readonly hit: Measurement
+  readonly get: Measurement
+}
+
+export const run = async (): Promise<B5> => {
+  const namespace = `tink-bench-${Math.random().toString(36).slice(2, 8)}`
+  const server = await fixedListServer()
+  const runtime = nodeRuntime(server.url, ResponseCache.layerRedis({ namespace, timeout: "1 second" }))
+  const [user] = await sessions(1)
+  const read = Users.listCredentials().pipe(Effect.provideService(TinkUser.TinkUser, user!))
+  await runtime.runPromise(read)
+  const admin = createClient({ url: "redis://127.0.0.1:6379" })
+  await admin.connect()
+  const [entryKey] = await admin.keys(`${namespace}:e:*`)
+  const [hit, get] = await measurePair(
+    (n) => runtime.runPromise(Effect.repeatN(read, n - 1)).then(() => undefined),
+    async (n) => {
+      for (let i = 0; i < n; i++) JSON.parse((await admin.get(entryKey!))!)
+    },
+    { iterations: 2_000, samples: 9 }
+  )
+  const served = server.served()
+  if (served !== 1) throw new Error(`B5 expected every read after the first to be a hit, upstream saw ${served}`)
+  for (const key of await admin.keys(`${namespace}:*`)) await admin.unlink(key)
+  await admin.close()
+  await runtime.dispose()
+  await server.close()
+  return { hit, get }
+}
