@@ -14,6 +14,8 @@ import { nodeRuntime, sessions } from "./stack.js"
 export interface B5 {
   readonly hit: Measurement
   readonly get: Measurement
+  /** A read while Redis is unreachable (served from upstream), against a read with no cache. */
+  readonly down: readonly [Measurement, Measurement]
 }
 
 export const run = async (): Promise<B5> => {
@@ -38,6 +40,19 @@ export const run = async (): Promise<B5> => {
   for (const key of await admin.keys(`${namespace}:*`)) await admin.unlink(key)
   await admin.close()
   await runtime.dispose()
+
+  // Nothing listens on port 1: the store is offline, so every read goes to the server at once.
+  const down = nodeRuntime(server.url, ResponseCache.layerRedis({ url: "redis://127.0.0.1:1", namespace }))
+  const uncached = nodeRuntime(server.url, ResponseCache.layerMemory({ capacity: 1 }))
+  const bypassed = ResponseCache.bypass(read)
+  await down.runPromise(read)
+  const pair = await measurePair(
+    (n) => down.runPromise(Effect.repeatN(read, n - 1)).then(() => undefined),
+    (n) => uncached.runPromise(Effect.repeatN(bypassed, n - 1)).then(() => undefined),
+    { iterations: 500, samples: 9 }
+  )
+  await down.dispose()
+  await uncached.dispose()
   await server.close()
-  return { hit, get }
+  return { hit, get, down: pair }
 }
