@@ -1,4 +1,4 @@
-import { CachePolicy, type ResponseCache } from "@tink-effect/core"
+import { CachePolicy, type ResponseCache, TinkMetrics } from "@tink-effect/core"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -213,6 +213,7 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
     const failed = (error: RedisStoreError, scope: string) =>
       Effect.suspend(() => {
         errors++
+        TinkMetrics.cacheStoreErrors.unsafeUpdate(1, [])
         return Effect.logDebug(`Redis response cache: ${error.operation} failed`).pipe(
           Effect.annotateLogs({ scope: scopeTag(scope), error: String(error.cause) })
         )
@@ -325,6 +326,7 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
           Effect.catchAll((error) =>
             Effect.suspend(() => {
               errors++
+              TinkMetrics.cacheStoreErrors.unsafeUpdate(1, [])
               // Marked before anything else runs, so reads from now on bypass Redis.
               const state: Pending = { requested: 1, delivering: false }
               pending.set(scope, state)
