@@ -8,7 +8,7 @@ import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { createHash, randomInt } from "node:crypto"
+import { createHash } from "node:crypto"
 import { createClient } from "redis"
 import * as Scripts from "./redisScripts.js"
 
@@ -46,7 +46,11 @@ const defaultSchedule: Schedule.Schedule<unknown, unknown> = Schedule.union(
 )
 
 /** Generations start at a random 47-bit integer, so a lost generation key never revives old entries (C10). */
-const freshGeneration = (): string => String(randomInt(2 ** 47))
+/**
+ * A random start for a generation (C10). It only has to differ from the generations a lost key
+ * once had, not be unguessable: 47 random bits make a repeat negligible.
+ */
+const freshGeneration = (): string => String(Math.floor(Math.random() * 2 ** 47))
 
 /** Scopes are user ids or token hashes: logs carry a short hash of them, never the scope itself. */
 const scopeTag = (scope: string): string => createHash("sha256").update(scope).digest("hex").slice(0, 12)
@@ -221,6 +225,30 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
 
     const miss: ResponseCache.StoreRead<never> = { generation: undefined, value: Option.none() }
 
+    /** A reply of the read script, checked, parsed and decoded without further effect steps. */
+    const decodeReply = <A, I>(
+      reply: unknown,
+      schema: Schema.Schema<A, I>
+    ): ResponseCache.StoreRead<A> | RedisStoreError => {
+      if (
+        !Array.isArray(reply) || reply.length !== 2 || typeof reply[0] !== "string" ||
+        (reply[1] !== null && typeof reply[1] !== "string")
+      ) return new RedisStoreError({ operation: "read", cause: "unexpected reply" })
+      const generation = reply[0]
+      const raw = reply[1] as string | null
+      if (raw === null) return { generation, value: Option.none() }
+      let json: unknown
+      try {
+        json = JSON.parse(raw)
+      } catch (cause) {
+        return new RedisStoreError({ operation: "decode", cause })
+      }
+      const decoded = Schema.decodeUnknownEither(schema)(json)
+      return decoded._tag === "Right"
+        ? { generation, value: Option.some(decoded.right) }
+        : new RedisStoreError({ operation: "decode", cause: decoded.left })
+    }
+
     const read = <A, I>(scope: string, key: string, schema: Schema.Schema<A, I>) =>
       Effect.suspend((): Effect.Effect<ResponseCache.StoreRead<A>> => {
         // An invalidation of this scope has not reached Redis: bypass the shared store (C9).
@@ -231,28 +259,17 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
           freshGeneration(),
           generationTtlMs
         ]).pipe(
-          Effect.flatMap((reply) =>
-            Array.isArray(reply) && reply.length === 2 && typeof reply[0] === "string" &&
-              (reply[1] === null || typeof reply[1] === "string")
-              ? Effect.succeed(reply as [string, string | null])
-              : Effect.fail(new RedisStoreError({ operation: "read", cause: "unexpected reply" }))
-          ),
-          Effect.flatMap(([generation, raw]) =>
-            raw === null
-              ? Effect.succeed<ResponseCache.StoreRead<A>>({ generation, value: Option.none() })
-              : Effect.try(() => JSON.parse(raw) as unknown).pipe(
-                Effect.flatMap(Schema.decodeUnknown(schema)),
-                Effect.map((value): ResponseCache.StoreRead<A> => ({ generation, value: Option.some(value) })),
-                // An entry that no longer decodes is a miss; the fresh value will replace it.
-                Effect.catchAll((cause) =>
-                  Effect.as(
-                    failed(new RedisStoreError({ operation: "decode", cause }), scope),
-                    { generation, value: Option.none() }
-                  )
-                )
-              )
-          ),
-          Effect.catchAll((error) => Effect.as(failed(error, scope), miss))
+          Effect.matchEffect({
+            onFailure: (error) => Effect.as(failed(error, scope), miss),
+            onSuccess: (reply) => {
+              const result = decodeReply(reply, schema)
+              if (!(result instanceof RedisStoreError)) return Effect.succeed(result)
+              // A reply we cannot use is a miss. An entry that no longer decodes is replaced by
+              // the fresh value, so it keeps its generation.
+              const generation = result.operation === "decode" ? (reply as [string])[0] : undefined
+              return Effect.as(failed(result, scope), { generation, value: Option.none() })
+            }
+          })
         )
       })
 
