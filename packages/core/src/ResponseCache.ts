@@ -71,6 +71,11 @@ export interface Store {
  */
 export interface Lookup<A, I, E> {
   readonly scope: string
+  /**
+   * Entries are kept per partition within a scope (the session's token hash): only a caller
+   * with the same credentials reads or joins what was fetched. Invalidation covers the scope.
+   */
+  readonly partition?: string | undefined
   readonly key: string
   readonly ttl: Duration.Duration
   readonly schema: Schema.Schema<A, I>
@@ -175,7 +180,11 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
           captureStackTrace: false
         })
 
-    const miss = <A, I, E>(request: Lookup<A, I, E>, generation: string | undefined): Effect.Effect<A, E> => {
+    const miss = <A, I, E>(
+      request: Lookup<A, I, E>,
+      key: string,
+      generation: string | undefined
+    ): Effect.Effect<A, E> => {
       const fetch = traced(request as Lookup<A, unknown, E>, "miss", request.fetch)
       const fetchAndStore = generation === undefined
         ? fetch
@@ -183,16 +192,16 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
           store.write({
             scope: request.scope,
             generation,
-            key: request.key,
+            key,
             value,
             schema: request.schema,
             ttl: request.ttl
           }))
-      return flights.run(request.scope, `${generation ?? ""}\u0000${request.key}`, fetchAndStore, onStart, onJoin)
+      return flights.run(request.scope, `${generation ?? ""}\u0000${key}`, fetchAndStore, onStart, onJoin)
     }
 
-    const answer = <A, I, E>(request: Lookup<A, I, E>, read: StoreRead<A>): Effect.Effect<A, E> => {
-      if (Option.isNone(read.value)) return miss(request, read.generation)
+    const answer = <A, I, E>(request: Lookup<A, I, E>, key: string, read: StoreRead<A>): Effect.Effect<A, E> => {
+      if (Option.isNone(read.value)) return miss(request, key, read.generation)
       hits++
       TinkMetrics.cacheHits.unsafeUpdate(1, [])
       return Effect.succeed(read.value.value)
@@ -205,11 +214,13 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
     const lookup = <A, I, E>(request: Lookup<A, I, E>): Effect.Effect<A, E> =>
       Effect.withFiberRuntime((fiber) => {
         if (fiber.getFiberRef(bypassed)) return bypassing(request)
+        // C8: the partition is part of the key, for stores, joins and writes alike.
+        const key = request.partition === undefined ? request.key : `${request.partition}\u0000${request.key}`
         if (readNow === undefined) {
-          return Effect.flatMap(store.read(request.scope, request.key, request.schema), (read) => answer(request, read))
+          return Effect.flatMap(store.read(request.scope, key, request.schema), (read) => answer(request, key, read))
         }
         const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-        return answer(request, readNow<A>(request.scope, request.key, clock.unsafeCurrentTimeMillis()))
+        return answer(request, key, readNow<A>(request.scope, key, clock.unsafeCurrentTimeMillis()))
       })
 
     return {

@@ -21,6 +21,12 @@ export interface Session {
   readonly scope: string
   /** A short hash of the scope, for spans and logs, which must not show a user id in clear. */
   readonly scopeHash: string
+  /**
+   * A hash of the token. Cached entries are kept per token within the user's scope: a session
+   * that names a user id but holds another token (or a made-up one) never reads what that
+   * user's token fetched, since Tink never saw it. Invalidation still covers the whole user.
+   */
+  readonly tokenHash: string
 }
 
 /**
@@ -56,11 +62,16 @@ export const make = (options: {
   readonly accessToken: Redacted.Redacted<string>
 }): Effect.Effect<Session> =>
   Effect.gen(function*() {
-    const scope = options.userId !== undefined
-      ? scopeOfUser(options.userId)
-      : `t:${yield* sha256Hex(Redacted.value(options.accessToken))}`
+    const tokenDigest = yield* sha256Hex(Redacted.value(options.accessToken))
+    const scope = options.userId !== undefined ? scopeOfUser(options.userId) : `t:${tokenDigest}`
     const scopeHash = (yield* sha256Hex(scope)).slice(0, 16)
-    return { userId: options.userId, accessToken: options.accessToken, scope, scopeHash }
+    return {
+      userId: options.userId,
+      accessToken: options.accessToken,
+      scope,
+      scopeHash,
+      tokenHash: tokenDigest.slice(0, 32)
+    }
   })
 
 /**

@@ -304,7 +304,7 @@ export const refreshCredential = (
     const id = yield* validateCredentialId(credentialId, "POST", template)
     const items = options.items ?? []
     if (!items.every((item) => typeof item === "string" && itemPattern.test(item))) {
-      return yield* reject("POST", template, "items must be Tink item names such as CHECKING_ACCOUNTS")
+      return yield* reject("POST", template, "items must be Tink item names: upper-case letters and underscores")
     }
     const query: Array<readonly [string, string]> = items.map((item) => ["items", item] as const)
     if (options.optIn !== undefined) query.push(["optIn", String(options.optIn)])
@@ -315,7 +315,7 @@ export const refreshCredential = (
     const client = yield* TinkClient.TinkClient
     const user = yield* TinkUser.TinkUser
     return yield* client.shared(
-      `refresh\u0000${user.scope}\u0000${id}`,
+      `refresh\u0000${user.scope}\u0000${user.tokenHash}\u0000${id}`,
       client.post(`${credentialPath(id)}/refresh`, {
         operation: "refreshCredential",
         route: "/api/v1/credentials/{id}/refresh",

@@ -169,6 +169,29 @@ describe("caching through the Users operations", () => {
       assert.strictEqual(yield* count("GET", list), 3)
     }).pipe(Effect.provide(testLayer())))
 
+  it.effect("naming a user's id with another token never reads that user's cached data (C8)", () =>
+    Effect.gen(function*() {
+      const alice = yield* seedUser(2)
+      const bob = yield* seedUser(1)
+      yield* as(alice)(Users.listCredentials())
+      const madeUp = yield* Effect.flip(
+        Users.asUser({ userId: alice.userId, accessToken: Redacted.make("made-up") })(Users.listCredentials())
+      )
+      assert.strictEqual(madeUp._tag, "TinkAuthenticationError", "Tink saw the token and refused it")
+      const bobClaimingAlice = yield* Users.asUser({ userId: alice.userId, accessToken: bob.token })(
+        Users.listCredentials()
+      )
+      assert.deepStrictEqual(bobClaimingAlice.map((c) => c.id), [bob.credentials[0].id], "Tink answered for the token")
+      // A second token of Alice's own gets its own entry, and her mutations still clear both.
+      const sandbox = yield* Sandbox.Sandbox
+      const second = Redacted.make(yield* sandbox.issueUserToken(alice.userId, ["credentials:read"]))
+      const viaSecond = as({ userId: alice.userId, token: second })(Users.listCredentials())
+      assert.strictEqual((yield* viaSecond).length, 2)
+      yield* as(alice)(Users.deleteCredential(alice.credentials[1].id))
+      assert.strictEqual((yield* viaSecond).length, 1)
+      assert.strictEqual((yield* as(alice)(Users.listCredentials())).length, 1)
+    }).pipe(Effect.provide(testLayer())))
+
   it.effect("app-level answers are never cached", () =>
     Effect.gen(function*() {
       yield* Users.createUser({ market: "SE" })

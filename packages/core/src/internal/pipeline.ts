@@ -240,6 +240,7 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
     const session = options.auth.session
     return cache.lookup({
       scope: session.scope,
+      partition: session.tokenHash,
       key: CachePolicy.requestKey("GET", path, options.query),
       ttl: CachePolicy.ttlFor(path, config.cacheTtl),
       schema: options.schema,
