@@ -1,0 +1,336 @@
+#!/usr/bin/env node
+// The consumer test: what a user gets from npm, checked the way a user would use it.
+//
+//   1. build the four packages from a clean slate (tsc -b tsconfig.build.json),
+//   2. `npm pack` them and check what the tarballs hold,
+//   3. install the tarballs, with the peer dependencies at the versions this repository uses,
+//      into a fresh project outside the repository (npm install --offline, from npm's cache,
+//      falling back to --prefer-offline when the cache lacks something),
+//   4. type-check there, with the installed TypeScript, the README quick start
+//      (examples/quickstart.ts), the examples of the four package READMEs, a sandbox server, and
+//      the exports map (internals not importable), plus the published .d.ts files themselves,
+//   5. run the compiled quick start with plain node against that sandbox served over HTTP, and
+//      expect exit code 0 and "0 credential(s)".
+//
+// Temporary directories are removed at the end, also on failure; `--keep` keeps them.
+// Usage: node scripts/consumer-test.mjs [--keep] [--no-clean]
+
+import { execFile, spawn } from "node:child_process"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
+
+const root = resolve(fileURLToPath(new URL("..", import.meta.url)))
+const packages = ["core", "users", "sandbox", "platform-node"]
+const peers = ["effect", "@effect/platform", "@effect/platform-node"]
+// The sandbox README's example is a vitest test.
+const tools = ["typescript", "@types/node", "vitest", "@effect/vitest"]
+const keep = process.argv.includes("--keep")
+const clean = !process.argv.includes("--no-clean")
+
+const work = mkdtempSync(join(tmpdir(), "tink-effect-consumer-"))
+const tarballs = join(work, "tarballs")
+const app = join(work, "app")
+const children = new Set()
+
+const cleanup = () => {
+  for (const child of children) child.kill("SIGKILL")
+  if (keep) console.log(`kept ${work}`)
+  else rmSync(work, { recursive: true, force: true })
+}
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    cleanup()
+    process.exit(130)
+  })
+}
+
+const started = Date.now()
+const seconds = (since) => `${((Date.now() - since) / 1000).toFixed(1)} s`
+
+/** The environment without anything that would point npm at this repository or a tool at real Tink. */
+const baseEnv = () => {
+  const env = {}
+  for (const [name, value] of Object.entries(process.env)) {
+    if (
+      /^(TINK_|npm_package_|npm_lifecycle_|npm_config_(local_prefix|workspaces?|include_workspace_root)$|INIT_CWD$)/
+        .test(name)
+    ) {
+      continue
+    }
+    env[name] = value
+  }
+  return env
+}
+
+const run = async (file, args, options = {}) => {
+  try {
+    return await promisify(execFile)(file, args, { env: baseEnv(), maxBuffer: 64 * 1024 * 1024, ...options })
+  } catch (error) {
+    throw new Error(`${[file, ...args].join(" ")} failed (${error.code})\n${error.stdout ?? ""}${error.stderr ?? ""}`)
+  }
+}
+const npm = (args, cwd) => run("npm", args, { cwd, shell: process.platform === "win32" })
+
+const step = async (name, body) => {
+  const since = Date.now()
+  process.stdout.write(`- ${name} ... `)
+  const detail = await body()
+  console.log(`ok (${seconds(since)})${detail ? `: ${detail}` : ""}`)
+}
+
+const versionIn = (dir, name) =>
+  JSON.parse(readFileSync(join(dir, "node_modules", name, "package.json"), "utf8")).version
+
+const fail = (message) => {
+  throw new Error(message)
+}
+
+/** Waits for the first stdout line of a child, e.g. the URL a server listens on. */
+const firstLine = (child, timeoutMs) =>
+  new Promise((resolveLine, reject) => {
+    let buffer = ""
+    let errors = ""
+    const timer = setTimeout(() => reject(new Error(`no output within ${timeoutMs} ms\n${errors}`)), timeoutMs)
+    child.stderr.on("data", (chunk) => (errors += chunk))
+    child.stdout.on("data", (chunk) => {
+      buffer += chunk
+      const end = buffer.indexOf("\n")
+      if (end >= 0) {
+        clearTimeout(timer)
+        resolveLine(buffer.slice(0, end).trim())
+      }
+    })
+    child.once("exit", (code) => {
+      clearTimeout(timer)
+      reject(new Error(`exited (${code}) before printing anything\n${errors}`))
+    })
+  })
+
+const sandboxServerSource = `\
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { SandboxServer } from "@tink-effect/platform-node"
+import { Console, Effect } from "effect"
+
+// Serves the sandbox on a free port of 127.0.0.1, prints its URL, and runs until stopped.
+const program = Effect.gen(function*() {
+  const server = yield* SandboxServer.SandboxServer
+  yield* Console.log(server.url)
+  return yield* Effect.never
+})
+
+program.pipe(Effect.provide(SandboxServer.layer()), NodeRuntime.runMain)
+`
+
+// Compiled with the rest; a @ts-expect-error that is not needed (a path that resolves) fails the check.
+const exportsSource = `\
+import { TinkClient } from "@tink-effect/core"
+import * as TinkClientModule from "@tink-effect/core/TinkClient"
+import { Users } from "@tink-effect/users"
+import * as UsersModule from "@tink-effect/users/Users"
+import { Sandbox } from "@tink-effect/sandbox"
+import { NodeTink } from "@tink-effect/platform-node"
+import * as NodeTinkModule from "@tink-effect/platform-node/NodeTink"
+
+// @ts-expect-error internal modules are not exported
+import type * as _Pipeline from "@tink-effect/core/internal/pipeline"
+// @ts-expect-error internal modules are not exported
+import type * as _SandboxInternal from "@tink-effect/sandbox/internal/sandbox"
+// @ts-expect-error internal modules are not exported
+import type * as _RedisStore from "@tink-effect/platform-node/internal/redisStore"
+// @ts-expect-error the build output is reached through the exports map only
+import type * as _Dist from "@tink-effect/core/dist/index.js"
+// @ts-expect-error the npm start entrypoint is not a module to import
+import type * as _Main from "@tink-effect/platform-node/main"
+
+export const modules = [TinkClient, TinkClientModule, Users, UsersModule, Sandbox, NodeTink, NodeTinkModule]
+`
+
+// Run with plain node: what resolves, and what must not.
+const exportsCheckSource = `\
+import assert from "node:assert/strict"
+
+for (const name of ["core", "users", "sandbox", "platform-node"]) {
+  const resolved = import.meta.resolve("@tink-effect/" + name)
+  assert.match(resolved, /\\/node_modules\\/@tink-effect\\/[a-z-]+\\/dist\\/index\\.js$/, resolved)
+  await import("@tink-effect/" + name)
+}
+assert.strictEqual(
+  (await import("@tink-effect/core/TinkClient")).layer,
+  (await import("@tink-effect/core")).TinkClient.layer,
+  "a module subpath and the index give the same module"
+)
+for (const path of [
+  "@tink-effect/core/internal/pipeline",
+  "@tink-effect/sandbox/internal/sandbox",
+  "@tink-effect/platform-node/internal/redisStore",
+  "@tink-effect/platform-node/main",
+  "@tink-effect/core/dist/internal/pipeline.js"
+]) {
+  await assert.rejects(import(path), (error) => {
+    assert.ok(["ERR_PACKAGE_PATH_NOT_EXPORTED", "ERR_MODULE_NOT_FOUND"].includes(error.code), path + ": " + error.code)
+    return true
+  }, path)
+}
+console.log("exports ok")
+`
+
+try {
+  console.log(`consumer test in ${work}`)
+
+  await step(clean ? "clean build (tsc -b tsconfig.build.json)" : "build (tsc -b tsconfig.build.json)", async () => {
+    const tsc = join(root, "node_modules", "typescript", "bin", "tsc")
+    if (clean) await run(process.execPath, [tsc, "-b", "tsconfig.build.json", "--clean"], { cwd: root })
+    await run(process.execPath, [tsc, "-b", "tsconfig.build.json"], { cwd: root })
+    for (const name of packages) {
+      for (const file of ["index.js", "index.d.ts"]) {
+        if (!existsSync(join(root, "packages", name, "dist", file))) fail(`packages/${name}/dist/${file} missing`)
+      }
+    }
+  })
+
+  const packed = []
+  await step("npm pack", async () => {
+    mkdirSync(tarballs)
+    const { stdout } = await npm(
+      ["pack", "--json", "--pack-destination", tarballs, ...packages.map((name) => `--workspace=packages/${name}`)],
+      root
+    )
+    for (const entry of JSON.parse(stdout)) {
+      const files = entry.files.map((file) => file.path)
+      const must = ["package.json", "README.md", "dist/index.js", "dist/index.d.ts", "src/index.ts"]
+      for (const file of must) if (!files.includes(file)) fail(`${entry.name}: ${file} is not in the tarball`)
+      const stray = files.filter((file) =>
+        !/^(package\.json|README\.md|LICENSE|(dist|src)\/.+)$/.test(file) || /\.(test\.ts|tsbuildinfo)$/.test(file)
+      )
+      if (stray.length > 0) fail(`${entry.name}: unexpected files in the tarball: ${stray.join(", ")}`)
+      packed.push({ name: entry.name, file: entry.filename, size: entry.size, count: files.length })
+    }
+    if (packed.length !== packages.length) fail(`packed ${packed.length} packages, expected ${packages.length}`)
+    return packed.map((p) => `${p.file} (${p.count} files, ${(p.size / 1024).toFixed(0)} kB)`).join(", ")
+  })
+
+  await step("npm install into a fresh project", async () => {
+    mkdirSync(join(app, "src"), { recursive: true })
+    const dependencies = Object.fromEntries([
+      ...packed.map((p) => [p.name, `file:${join(tarballs, p.file)}`]),
+      ...peers.map((name) => [name, versionIn(root, name)])
+    ])
+    const devDependencies = Object.fromEntries(tools.map((name) => [name, versionIn(root, name)]))
+    writeFileSync(
+      join(app, "package.json"),
+      JSON.stringify(
+        { name: "tink-effect-consumer", private: true, type: "module", dependencies, devDependencies },
+        null,
+        2
+      )
+    )
+    // From npm's cache alone when it holds everything (CI after `npm ci`, or no network at
+    // all), else let npm fetch what is missing.
+    const install = ["install", "--no-audit", "--no-fund"]
+    const source = await npm([...install, "--offline"], app).then(
+      () => "from the npm cache",
+      () => npm([...install, "--prefer-offline"], app).then(() => "cache and registry")
+    )
+    // Peer dependencies: one copy of the Effect runtime, the application's.
+    for (const p of packed) {
+      for (const peer of peers) {
+        if (existsSync(join(app, "node_modules", p.name, "node_modules", peer))) {
+          fail(`${p.name} installed its own ${peer}`)
+        }
+      }
+    }
+    return `${source}: ${[...peers, ...tools].map((name) => `${name}@${versionIn(app, name)}`).join(", ")}`
+  })
+
+  await step("type-check the quick start and the package READMEs (strict, NodeNext)", async () => {
+    cpSync(join(root, "examples", "quickstart.ts"), join(app, "src", "quickstart.ts"))
+    for (const name of packages) {
+      const readme = readFileSync(join(root, "packages", name, "README.md"), "utf8")
+      const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1])
+      if (blocks.length === 0) fail(`packages/${name}/README.md has no ts example`)
+      blocks.forEach((code, i) => writeFileSync(join(app, "src", `readme-${name}-${i}.ts`), code))
+    }
+    writeFileSync(join(app, "src", "sandbox-server.ts"), sandboxServerSource)
+    writeFileSync(join(app, "src", "exports.ts"), exportsSource)
+    writeFileSync(join(app, "exports-check.mjs"), exportsCheckSource)
+    writeFileSync(
+      join(app, "tsconfig.json"),
+      JSON.stringify(
+        {
+          compilerOptions: {
+            target: "ES2022",
+            module: "NodeNext",
+            moduleResolution: "NodeNext",
+            strict: true,
+            skipLibCheck: true,
+            types: ["node"],
+            rootDir: "src",
+            outDir: "out"
+          },
+          include: ["src"]
+        },
+        null,
+        2
+      )
+    )
+    // One compile, which also checks the published declarations (--skipLibCheck false), so that
+    // stripInternal cannot leave a dangling name behind. Errors in other libraries' declarations
+    // are not ours to fix (skipLibCheck is what the app's tsconfig says); errors anywhere else are.
+    const tsc = join(app, "node_modules", "typescript", "bin", "tsc")
+    const output = await run(process.execPath, [tsc, "-p", "tsconfig.json", "--skipLibCheck", "false"], { cwd: app })
+      .then(() => "", (error) => error.message)
+    const diagnostics = output.split("\n").filter((line) => /^[^\s].*\(\d+,\d+\): error /.test(line))
+    const ours = diagnostics.filter((line) =>
+      !line.startsWith("node_modules/") || line.startsWith("node_modules/@tink-effect/")
+    )
+    if (ours.length > 0 || (output !== "" && diagnostics.length === 0)) fail(`the type-check failed:\n${output}`)
+    if (!existsSync(join(app, "out", "quickstart.js"))) fail(`nothing was emitted:\n${output}`)
+    return diagnostics.length === 0 ? "" : `${diagnostics.length} error(s) in other libraries' declarations ignored`
+  })
+
+  await step("exports map: dist resolves, internals do not", async () => {
+    const { stdout } = await run(process.execPath, ["exports-check.mjs"], { cwd: app })
+    if (!stdout.includes("exports ok")) fail(stdout)
+  })
+
+  await step("run the quick start against the sandbox over HTTP", async () => {
+    const server = spawn(process.execPath, ["out/sandbox-server.js"], {
+      cwd: app,
+      env: baseEnv(),
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    children.add(server)
+    try {
+      const url = await firstLine(server, 30_000)
+      if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(url)) fail(`the sandbox server printed ${JSON.stringify(url)}`)
+      const { stdout, stderr } = await run(process.execPath, ["out/quickstart.js"], {
+        cwd: app,
+        env: {
+          ...baseEnv(),
+          TINK_CLIENT_ID: "sandbox-client",
+          TINK_CLIENT_SECRET: "sandbox-secret",
+          TINK_BASE_URL: url
+        },
+        timeout: 60_000
+      })
+      const output = stdout + stderr
+      if (!output.includes("0 credential(s)")) fail(`the quick start did not print "0 credential(s)":\n${output}`)
+      return output.trim().split("\n").at(-1)
+    } finally {
+      server.kill("SIGTERM")
+      await new Promise((done) => (server.exitCode !== null ? done() : server.once("exit", done)))
+      children.delete(server)
+    }
+  })
+
+  console.log(`consumer test passed in ${seconds(started)}`)
+} catch (error) {
+  console.log("FAILED")
+  console.error(error instanceof Error ? error.message : error)
+  process.exitCode = 1
+} finally {
+  cleanup()
+}
