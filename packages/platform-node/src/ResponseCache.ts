@@ -150,6 +150,12 @@ export interface RedisOptions {
    */
   readonly timeout?: Duration.DurationInput | undefined
   /**
+   * How long an invalidation may take before it is applied locally and redelivered in the
+   * background; default 1 second. Longer than `timeout` on purpose: while an invalidation is
+   * pending, other instances may still serve the old entry, and mutations are rare and slow.
+   */
+  readonly invalidationTimeout?: Duration.DurationInput | undefined
+  /**
    * How long an idle generation key lives; it must outlive every entry under it. Default: the
    * longest TTL of the default policy plus one hour (25 hours).
    */

@@ -17,6 +17,7 @@ export interface Options {
   readonly url?: string | Redacted.Redacted<string> | undefined
   readonly namespace?: string | undefined
   readonly timeout?: Duration.DurationInput | undefined
+  readonly invalidationTimeout?: Duration.DurationInput | undefined
   readonly generationTtl?: Duration.DurationInput | undefined
   readonly retrySchedule?: Schedule.Schedule<unknown, unknown> | undefined
 }
@@ -67,8 +68,12 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
     const namespace = options.namespace ?? "tink"
     const timeout = Duration.decode(options.timeout ?? Duration.millis(20))
     // setTimeout takes at most 2^31 - 1 ms; an infinite bound means no timer at all.
-    const timeoutMs = Duration.isFinite(timeout) ? Math.min(2 ** 31 - 1, Duration.toMillis(timeout)) : undefined
-    const timeoutText = Duration.format(timeout)
+    const bound = (duration: Duration.Duration) => ({
+      ms: Duration.isFinite(duration) ? Math.min(2 ** 31 - 1, Duration.toMillis(duration)) : undefined,
+      text: Duration.format(duration)
+    })
+    const readBound = bound(timeout)
+    const invalidationBound = bound(Duration.decode(options.invalidationTimeout ?? Duration.seconds(1)))
     const generationTtlMs = String(Math.max(
       1,
       Math.ceil(Duration.toMillis(
@@ -167,7 +172,11 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
      * forking a racing fiber per command (measured: ~8 µs against ~55-70 µs per command, on a path
      * whose Redis round trip is ~70-110 µs). It also holds for a caller that cannot be interrupted.
      */
-    const command = <A>(operation: string, run: () => Promise<A>): Effect.Effect<A, RedisStoreError> =>
+    const command = <A>(
+      operation: string,
+      run: () => Promise<A>,
+      limit: { readonly ms: number | undefined; readonly text: string } = readBound
+    ): Effect.Effect<A, RedisStoreError> =>
       Effect.async<A, RedisStoreError>((resume) => {
         let settled = false
         const settle = (effect: Effect.Effect<A, RedisStoreError>) => {
@@ -176,9 +185,9 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
           if (timer !== undefined) clearTimeout(timer)
           resume(effect)
         }
-        const timer = timeoutMs === undefined ? undefined : setTimeout(
-          () => settle(Effect.fail(new RedisStoreError({ operation, cause: `no reply within ${timeoutText}` }))),
-          timeoutMs
+        const timer = limit.ms === undefined ? undefined : setTimeout(
+          () => settle(Effect.fail(new RedisStoreError({ operation, cause: `no reply within ${limit.text}` }))),
+          limit.ms
         )
         try {
           run().then(
@@ -199,7 +208,8 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
       operation: string,
       script: Scripts.Script,
       keys: ReadonlyArray<string>,
-      args: ReadonlyArray<string>
+      args: ReadonlyArray<string>,
+      limit = readBound
     ): Effect.Effect<unknown, RedisStoreError> =>
       command(operation, () => {
         const tail = [String(keys.length), ...keys, ...args]
@@ -209,7 +219,7 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
           }
           throw error
         })
-      })
+      }, limit)
 
     const generationKey = (scope: string) => `${namespace}:gen:{${scope}}`
     const entryPrefix = (scope: string) => `${namespace}:e:{${scope}}:`
@@ -291,8 +301,16 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
         )
       })
 
+    // A longer bound than reads: an invalidation that times out while Redis is merely slow goes
+    // pending, and other instances may serve the old entry until it is redelivered (C5 vs C9).
     const bump = (scope: string) =>
-      evalScript("invalidate", Scripts.invalidate, [generationKey(scope)], [freshGeneration(), generationTtlMs])
+      evalScript(
+        "invalidate",
+        Scripts.invalidate,
+        [generationKey(scope)],
+        [freshGeneration(), generationTtlMs],
+        invalidationBound
+      )
 
     /**
      * Redelivers a scope's invalidation until Redis has it. The pending mark is cleared only if no
