@@ -44,7 +44,8 @@ export interface Store {
   readonly read: <A, I>(scope: string, key: string, schema: Schema.Schema<A, I>) => Effect.Effect<StoreRead<A>>
   /**
    * The same read, answered synchronously, for stores that live in memory: a cache hit then
-   * takes no effect step of its own, which is most of what a hit costs.
+   * takes no effect step of its own, which is most of what a hit costs. The result may be a
+   * reused object, valid until the next call.
    */
   readonly readNow?: <A>(scope: string, key: string, nowMillis: number) => StoreRead<A>
   /** Stores the value only if `generation` is still the scope's current one. */

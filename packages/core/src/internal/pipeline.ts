@@ -234,9 +234,8 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
     options: TinkClient.ReadOptions<A, I>,
     tokens: ClientTokens.ClientTokens
   ): Effect.Effect<A, TinkError.TinkError> => {
-    const fetch = Effect.suspend(() => send("GET", path, options, tokens))
     // C8: only a user's data has a scope; app-level answers are never cached.
-    if (options.auth._tag !== "User") return traced(options, undefined, fetch)
+    if (options.auth._tag !== "User") return traced(options, undefined, send("GET", path, options, tokens))
     const session = options.auth.session
     return cache.lookup({
       scope: session.scope,
@@ -244,7 +243,7 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
       key: CachePolicy.requestKey("GET", path, options.query),
       ttl: CachePolicy.ttlFor(path, config.cacheTtl),
       schema: options.schema,
-      fetch,
+      fetch: Effect.suspend(() => send("GET", path, options, tokens)),
       spanName: options.operation === undefined ? undefined : spanName(options.operation),
       scopeHash: session.scopeHash
     })
