@@ -2,7 +2,7 @@ import effectPlugin from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "**/build/**", "**/dist/**", "docs/**", "**/*.d.ts"] },
+  { ignores: ["**/node_modules/**", "**/build/**", "**/dist/**", "docs/**", "scratch/**", "**/*.d.ts"] },
   ...tseslint.configs.recommended,
   {
     plugins: { "@effect": effectPlugin },

@@ -62,7 +62,19 @@ export interface SandboxOptions {
  * @category faults
  */
 export type Fault =
-  | { readonly _tag: "Latency"; readonly millis: number }
+  | {
+    readonly _tag: "Latency"
+    readonly millis: number
+    /** When given, each request waits a uniformly random time between `millis` and `maxMillis`. */
+    readonly maxMillis?: number | undefined
+    /**
+     * Over a socket, keep waiting and then process the request even if the client gave up and
+     * closed the connection meanwhile, as a real server would (the answer goes nowhere). Default
+     * false: the request is abandoned with its connection. In memory the caller's fiber runs the
+     * request, so this also makes the caller's timeout wait for it.
+     */
+    readonly finishWhenAbandoned?: boolean | undefined
+  }
   | {
     readonly _tag: "Status"
     readonly status: number
@@ -73,13 +85,39 @@ export type Fault =
   | { readonly _tag: "MalformedJson" }
   | { readonly _tag: "WrongShape" }
   | { readonly _tag: "Html"; readonly status: number }
-  | { readonly _tag: "Drop" }
+  | {
+    readonly _tag: "Drop"
+    /**
+     * Run the endpoint first (its state change happens), then drop the connection instead of
+     * answering: the request was processed but the client never learns it. Default false.
+     */
+    readonly afterProcessing?: boolean | undefined
+  }
   | { readonly _tag: "LargeBody"; readonly bytes: number }
+  | {
+    /**
+     * The endpoint runs (its state change happens) and its answer is cut: the status line and a
+     * `Content-Length` of the whole body are sent, then half of the body, then the connection
+     * closes (for a 204, half of the head). In memory, the body stream fails after the first
+     * half (for a 204, the connection drops).
+     */
+    readonly _tag: "Truncated"
+  }
+  | {
+    /** Any raw answer, e.g. a hostile body: this text with this status (default 200) and type. */
+    readonly _tag: "Body"
+    readonly body: string
+    readonly status?: number | undefined
+    /** Default `application/json`. */
+    readonly contentType?: string | undefined
+    readonly headers?: Readonly<Record<string, string>> | undefined
+  }
 
 /**
  * Which requests a fault hits. Rules are checked in order: every matching `Latency` rule adds its
  * delay, and the first matching rule of another kind answers instead of the endpoint. A faulted
- * request changes no state, except that `Latency` still lets the request through afterwards.
+ * request changes no state, except that `Latency` still lets the request through afterwards, and
+ * `Truncated` and `Drop` with `afterProcessing` run the endpoint before spoiling its answer.
  *
  * @since 0.1.0
  * @category faults
@@ -91,6 +129,12 @@ export interface FaultRule {
   readonly path?: string | RegExp | undefined
   /** How many matching requests it affects before it is spent; omitted: all of them. */
   readonly times?: number | undefined
+  /**
+   * The chance (0 to 1) that a matching request is hit, drawn with Effect's `Random` (the caller's
+   * in memory, so a seeded `Random` replays the same faults); a request it spares does not spend
+   * `times`. Omitted: every matching request.
+   */
+  readonly probability?: number | undefined
   readonly fault: Fault
 }
 
@@ -165,6 +209,16 @@ export interface Service {
   readonly requests: Effect.Effect<ReadonlyArray<RecordedRequest>>
   /** Clears the counters and the recorded requests, not the data. */
   readonly resetCounters: Effect.Effect<void>
+  /** Users created through the API (`POST /api/v1/user/create` answered 200), not seeded ones. */
+  readonly usersCreated: Effect.Effect<number>
+  /**
+   * Requests a fault hit, per kind: `Latency`, `Status 503`, `MalformedJson`, `Drop`,
+   * `Drop after processing`, `Truncated`, ... A request hit by a latency rule and another fault
+   * counts under both.
+   */
+  readonly faultsInjected: Effect.Effect<Readonly<Record<string, number>>>
+  /** A user's credentials as the API would list them now, without HTTP (not counted). */
+  readonly credentials: (userId: string) => Effect.Effect<ReadonlyArray<Credential>>
   /** Seeds a user without HTTP (not counted). Market defaults to "SE". Dies on a duplicate external id. */
   readonly createUser: (
     input: { readonly market?: string | undefined; readonly externalUserId?: string | undefined }

@@ -346,7 +346,10 @@ export const deleteUser = (userId: string): Effect.Effect<void, TinkError.TinkEr
         Effect.flatMap((token) => TinkUser.make({ userId: id, accessToken: token.accessToken }))
       )
     const client = yield* TinkClient.TinkClient
-    yield* client.post(path, { auth: TinkClient.userAuth(user), invalidates: [TinkUser.scopeOfUser(id)] })
+    // A session in context without a user id may be this user's: its scope goes too.
+    const invalidates = [TinkUser.scopeOfUser(id)]
+    if (Option.isSome(inContext)) invalidates.push(inContext.value.scope)
+    yield* client.post(path, { auth: TinkClient.userAuth(user), invalidates })
   }).pipe(Effect.withSpan("tink.users.deleteUser", { captureStackTrace: false }))
 
 /**

@@ -27,7 +27,21 @@ const userAgent = "tink-effect/0.1.0"
 
 /** Paths are built by this library from validated ids; anything else is a bug or an attack. */
 const safePath = /^(\/[A-Za-z0-9._~%-]+)+$/
-const dotSegment = /\/\.{1,2}(\/|$)/
+
+/** Every segment, decoded, must stay one segment and not climb: `%2e%2e` and `%2F` included. */
+const isSafePath = (path: string): boolean => {
+  if (!safePath.test(path)) return false
+  for (const segment of path.slice(1).split("/")) {
+    let decoded: string
+    try {
+      decoded = decodeURIComponent(segment)
+    } catch {
+      return false
+    }
+    if (decoded === "." || decoded === ".." || decoded.includes("/") || decoded.includes("\\")) return false
+  }
+  return true
+}
 
 /** Without an explicit route, keep only segments that cannot be ids: spans must not show them. */
 const routeOf = (path: string): string =>
@@ -153,7 +167,8 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
   const attempt = <A, I>(
     info: Response.RequestInfo,
     request: HttpClientRequest.HttpClientRequest,
-    schema: Schema.Schema<A, I> | undefined
+    schema: Schema.Schema<A, I> | undefined,
+    token: string | undefined
   ): Effect.Effect<A, TinkError.TinkError> =>
     Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
       let status = "error"
@@ -165,7 +180,7 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
               ? Response.decodeBody(info, response, text, schema)
               : Effect.flatMap(
                 Clock.currentTimeMillis,
-                (now) => Effect.fail(Response.statusError(info, response, text, now))
+                (now) => Effect.fail(Response.statusError(info, response, text, now, token))
               ))
         }),
         Effect.catchIf(
@@ -202,7 +217,7 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
     options: TinkClient.RequestOptions & { readonly schema?: Schema.Schema<A, I> | undefined },
     tokens: ClientTokens.ClientTokens | undefined
   ): Effect.Effect<A, TinkError.TinkError> => {
-    if (!safePath.test(path) || dotSegment.test(path)) {
+    if (!isSafePath(path)) {
       return Effect.fail(new TinkError.TinkValidationError({ method, path: "<rejected>", errorMessage: "unsafe path" }))
     }
     const info: Response.RequestInfo = {
@@ -215,7 +230,11 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
     const run = (token: Redacted.Redacted<string> | undefined) =>
       Effect.flatMap(
         buildRequest(method, path, options, token),
-        (request) => withRetries(attempt(info, request, options.schema), idempotent)
+        (request) =>
+          withRetries(
+            attempt(info, request, options.schema, token === undefined ? undefined : Redacted.value(token)),
+            idempotent
+          )
       )
     const auth = options.auth
     if (auth._tag === "None") return run(undefined)

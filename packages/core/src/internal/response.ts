@@ -50,15 +50,19 @@ export const statusError = (
   info: RequestInfo,
   response: HttpClientResponse.HttpClientResponse,
   bodyText: string,
-  nowMillis: number
+  nowMillis: number,
+  token: string | undefined
 ): TinkError.TinkError => {
   const body = info.sensitive ? undefined : parseJsonObject(bodyText)
+  // Should Tink ever echo the caller's token back, it must not travel on in the error.
+  const scrub = (text: string | undefined) =>
+    text === undefined || token === undefined || token.length === 0 ? text : text.split(token).join("<redacted>")
   const context: TinkError.ErrorContext = {
     method: info.method,
     path: info.path,
     status: response.status,
-    errorCode: body && firstString(body, ["errorCode", "code", "error"]),
-    errorMessage: body && firstString(body, ["errorMessage", "error_description", "message"]),
+    errorCode: scrub(body && firstString(body, ["errorCode", "code", "error"])),
+    errorMessage: scrub(body && firstString(body, ["errorMessage", "error_description", "message"])),
     requestId: response.headers["x-tink-request-id"] ?? (body && firstString(body, ["requestId"]))
   }
   switch (response.status) {
@@ -131,14 +135,27 @@ export const decodeBody = <A, I>(
   } catch {
     return fail(bodyText.length === 0 ? "empty body" : "body is not JSON")
   }
-  const decoded = Schema.decodeUnknownEither(schema)(json, { onExcessProperty: "ignore" })
+  let decoded: Either.Either<A, ParseResult.ParseError>
+  try {
+    decoded = Schema.decodeUnknownEither(schema)(json, { onExcessProperty: "ignore" })
+  } catch {
+    return fail(shapeMismatch)
+  }
   if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
-  return fail(
-    info.sensitive
-      ? "body does not match the expected shape"
-      : ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
-        .slice(0, 5)
-        .map((issue) => `${issue.path.join(".") || "<root>"}: ${issue._tag}`)
-        .join("; ")
-  )
+  return fail(info.sensitive ? shapeMismatch : describeIssues(decoded.left))
+}
+
+const shapeMismatch = "body does not match the expected shape"
+
+/** Where the body went wrong, without its values. A hostile, deeply nested body can overflow the
+ * formatter's stack: that is still a decode error, never a crash. */
+const describeIssues = (error: ParseResult.ParseError): string => {
+  try {
+    return ParseResult.ArrayFormatter.formatErrorSync(error)
+      .slice(0, 5)
+      .map((issue) => `${issue.path.join(".") || "<root>"}: ${issue._tag}`)
+      .join("; ")
+  } catch {
+    return shapeMismatch
+  }
 }

@@ -345,7 +345,9 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
     const startDelivery = (scope: string, state: Pending) =>
       Effect.suspend(() => {
         state.delivering = true
-        return Effect.asVoid(Effect.forkIn(redeliver(scope, state), storeScope))
+        // Interruptible: the invalidation runs in a mutation's uninterruptible exit handler, and
+        // closing the cache must not wait for a Redis that never comes back.
+        return Effect.asVoid(Effect.forkIn(Effect.interruptible(redeliver(scope, state)), storeScope))
       })
 
     const invalidate = (scope: string) =>

@@ -2,9 +2,10 @@ import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
 import type { Config } from "./context.js"
 import type { ApiFailure } from "./failure.js"
-import type { FaultRules } from "./faultRules.js"
+import { type Decision, type FaultRules, label } from "./faultRules.js"
 import * as Faults from "./faults.js"
 import * as Ids from "./ids.js"
 import * as Incoming from "./incoming.js"
@@ -26,25 +27,49 @@ const errorResponse = (failure: ApiFailure, requestId: string): HttpServerRespon
     { status: failure.status, headers: failure.headers ?? {} }
   )
 
+const createPath = "/api/v1/user/create"
+
 /**
  * @internal
  * The fake Tink. Every request is recorded first (so faulted ones count too), then the fault rules
- * decide; a faulted request never reaches the handlers, so it changes no state. Time comes from the
- * Clock of the fiber running the app: the caller's, in memory.
+ * decide; a request answered by a fault never reaches the handlers, so it changes no state, while
+ * `Truncated` and `Drop` after processing let the handler run and then spoil its answer. Time and
+ * the fault draws come from the Clock and Random of the fiber running the app: the caller's, in
+ * memory.
  */
 export const make = (env: AppEnv): HttpApp.Default =>
   Effect.gen(function*() {
     const incoming = yield* Incoming.read
     const requestId = Ids.requestId()
     env.recorder.record(Incoming.toRecorded(incoming))
-    const decision = env.faults.take(incoming.method, incoming.path)
+    const needed = env.faults.drawsNeeded
+    const draws = needed === 0 ? [] : yield* Effect.all(Array.from({ length: needed }, () => Random.next))
+    const decision = env.faults.take(incoming.method, incoming.path, draws)
+    if (decision.latencyMillis > 0) env.recorder.fault("Latency")
+    const handle = answer(env, incoming, requestId, decision)
+    return yield* decision.finishWhenAbandoned ? Effect.uninterruptible(handle) : handle
+  })
+
+const answer = (
+  env: AppEnv,
+  incoming: Incoming.Incoming,
+  requestId: string,
+  decision: Decision
+): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
+  Effect.gen(function*() {
     if (decision.latencyMillis > 0) yield* Effect.sleep(decision.latencyMillis)
     const fault = decision.fault
+    if (fault !== undefined) env.recorder.fault(label(fault))
     const now = yield* Clock.currentTimeMillis
-    const outcome = fault !== undefined && fault._tag !== "Latency"
-      ? Faults.respond(fault, incoming)
+    const outcome = fault !== undefined && !Faults.isAfterProcessing(fault)
+      ? Faults.respond(fault as Faults.AnswerFault, incoming)
       : Router.route({ incoming, store: env.store, config: env.config, now })
     const response = yield* Effect.catchTag(outcome, "ApiFailure", (failure) =>
       Effect.succeed(errorResponse(failure, requestId)))
-    return HttpServerResponse.setHeader(response, "x-tink-request-id", requestId)
+    const processed = fault === undefined || Faults.isAfterProcessing(fault)
+    if (processed && incoming.method === "POST" && incoming.path === createPath && response.status === 200) {
+      env.recorder.userCreated()
+    }
+    const answered = HttpServerResponse.setHeader(response, "x-tink-request-id", requestId)
+    return fault === undefined || !processed ? answered : yield* Faults.spoil(fault, answered, incoming)
   })

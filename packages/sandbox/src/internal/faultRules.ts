@@ -4,6 +4,7 @@ interface ActiveRule {
   readonly method: string | undefined
   readonly matchesPath: (path: string) => boolean
   remaining: number | undefined
+  readonly probability: number | undefined
   readonly fault: Fault
 }
 
@@ -11,9 +12,18 @@ interface ActiveRule {
 export interface Decision {
   /** Total delay of the matching Latency rules. */
   readonly latencyMillis: number
-  /** The fault that answers instead of the endpoint, if any. */
+  /** A matching Latency rule asks to finish the request even when its client is gone. */
+  readonly finishWhenAbandoned: boolean
+  /** The fault that answers instead of the endpoint (or spoils its answer), if any. */
   readonly fault: Fault | undefined
 }
+
+/**
+ * @internal
+ * Uniform numbers in [0, 1) for one decision: two per rule (one for `probability`, one for a
+ * latency range), drawn by the caller with Effect's Random so the draw follows its Random service.
+ */
+export type Draws = ReadonlyArray<number>
 
 /**
  * @internal
@@ -28,6 +38,7 @@ export class FaultRules {
       method: rule.method?.toUpperCase(),
       matchesPath: pathMatcher(rule.path),
       remaining: rule.times,
+      probability: rule.probability,
       fault: rule.fault
     })).filter((rule) => rule.remaining === undefined || rule.remaining > 0)
   }
@@ -36,14 +47,23 @@ export class FaultRules {
     this.rules = []
   }
 
-  take(method: string, path: string): Decision {
+  /** How many uniform draws `take` may need. */
+  get drawsNeeded(): number {
+    return this.rules.length * 2
+  }
+
+  take(method: string, path: string, draws: Draws = []): Decision {
     let latencyMillis = 0
+    let finishWhenAbandoned = false
     let fault: Fault | undefined
-    for (const rule of this.rules) {
+    for (let i = 0; i < this.rules.length; i++) {
+      const rule = this.rules[i]!
       if (rule.method !== undefined && rule.method !== method) continue
       if (!rule.matchesPath(path)) continue
+      if (rule.probability !== undefined && !((draws[2 * i] ?? 0) < rule.probability)) continue
       if (rule.fault._tag === "Latency") {
-        latencyMillis += Math.max(0, rule.fault.millis)
+        latencyMillis += latencyOf(rule.fault, draws[2 * i + 1] ?? 0)
+        finishWhenAbandoned ||= rule.fault.finishWhenAbandoned === true
       } else {
         fault = rule.fault
       }
@@ -51,7 +71,27 @@ export class FaultRules {
       if (fault !== undefined) break
     }
     this.rules = this.rules.filter((rule) => rule.remaining === undefined || rule.remaining > 0)
-    return { latencyMillis, fault }
+    return { latencyMillis, finishWhenAbandoned, fault }
+  }
+}
+
+const latencyOf = (fault: Extract<Fault, { readonly _tag: "Latency" }>, draw: number): number => {
+  const low = Math.max(0, fault.millis)
+  if (fault.maxMillis === undefined || fault.maxMillis <= low) return low
+  return low + Math.floor(draw * (Math.floor(fault.maxMillis) - low + 1))
+}
+
+/** @internal The name a fault is counted under. */
+export const label = (fault: Fault): string => {
+  switch (fault._tag) {
+    case "Status":
+      return `Status ${fault.status}${fault.retryAfter === undefined ? "" : " with Retry-After"}`
+    case "Html":
+      return `Html ${fault.status}`
+    case "Drop":
+      return fault.afterProcessing === true ? "Drop after processing" : "Drop"
+    default:
+      return fault._tag
   }
 }
 

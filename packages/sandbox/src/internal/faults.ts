@@ -1,5 +1,6 @@
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import type { Fault } from "../Sandbox.js"
 import { ApiFailure } from "./failure.js"
 import type { Incoming } from "./incoming.js"
@@ -18,12 +19,110 @@ export class ConnectionDropped {
 export const isConnectionDropped = (u: unknown): u is ConnectionDropped => u instanceof ConnectionDropped
 
 interface Destroyable {
-  readonly socket: { readonly destroy: () => void }
+  readonly socket: {
+    readonly destroy: () => void
+    readonly write: (data: Uint8Array, callback: (error?: Error | null) => void) => boolean
+  }
 }
 
 const hasSocket = (source: unknown): source is Destroyable =>
   typeof source === "object" && source !== null && "socket" in source &&
   typeof (source as { socket?: { destroy?: unknown } }).socket?.destroy === "function"
+
+/** A pre-processing fault (answers instead of the endpoint); the others spoil the endpoint's answer. @internal */
+export type AnswerFault = Exclude<
+  Fault,
+  { readonly _tag: "Latency" } | { readonly _tag: "Truncated" } | {
+    readonly _tag: "Drop"
+    readonly afterProcessing: true
+  }
+>
+
+/** @internal Faults that let the endpoint run (and change state) before spoiling its answer. */
+export const isAfterProcessing = (fault: Fault): boolean =>
+  fault._tag === "Truncated" || (fault._tag === "Drop" && fault.afterProcessing === true)
+
+/** Drops the connection: really, over a socket; in memory, as a defect the test client maps to a transport error. */
+const drop = (incoming: Incoming): Effect.Effect<never> => {
+  const source = incoming.source
+  if (hasSocket(source)) {
+    // Served over a socket: really drop it, then stop; the server's write goes nowhere.
+    return Effect.zipRight(Effect.sync(() => source.socket.destroy()), Effect.interrupt)
+  }
+  return Effect.die(new ConnectionDropped())
+}
+
+/** @internal The defect a truncated body fails with in memory; the client sees its body stream fail. */
+export class BodyTruncated {
+  readonly _tag = "BodyTruncated"
+  readonly message = "The sandbox cut the body short (Truncated fault)"
+}
+
+const bodyBytes = (response: HttpServerResponse.HttpServerResponse): Uint8Array => {
+  const body = response.body
+  switch (body._tag) {
+    case "Uint8Array":
+      return body.body
+    case "Raw":
+      return typeof body.body === "string" ? new TextEncoder().encode(body.body) : new Uint8Array(0)
+    default:
+      return new Uint8Array(0)
+  }
+}
+
+const noBodyStatuses: ReadonlySet<number> = new Set([204, 205, 304])
+
+const statusText: Record<number, string> = { 200: "OK", 204: "No Content", 400: "Bad Request", 404: "Not Found" }
+
+/**
+ * @internal
+ * Spoils the endpoint's answer after it ran: `Drop` (after processing) loses it; `Truncated`
+ * sends the head with the whole body's Content-Length (at least 64 bytes, so an empty body is cut
+ * too), half of the body, then closes; for a status that has no body (204) it sends half of the
+ * head. In memory the body stream fails midway, or (no body) the connection is dropped.
+ */
+export const spoil = (
+  fault: Fault,
+  response: HttpServerResponse.HttpServerResponse,
+  incoming: Incoming
+): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
+  if (fault._tag !== "Truncated") return drop(incoming)
+  const bytes = bodyBytes(response)
+  // A status without a body (204) cannot be cut in its body: the head itself is cut instead.
+  const bodiless = noBodyStatuses.has(response.status)
+  const half = bytes.subarray(0, Math.floor(bytes.length / 2))
+  const contentType = response.body._tag === "Empty" ? undefined : response.body.contentType
+  const headers: Record<string, string> = { ...response.headers }
+  if (contentType !== undefined) headers["content-type"] = contentType
+  headers["content-length"] = String(Math.max(bytes.length, 64))
+  const source = incoming.source
+  if (hasSocket(source)) {
+    const head = [`HTTP/1.1 ${response.status} ${statusText[response.status] ?? "Status"}`]
+    for (const [name, value] of Object.entries(headers)) head.push(`${name}: ${value}`)
+    head.push("connection: close", "", "")
+    const headBytes = new TextEncoder().encode(head.join("\r\n"))
+    const data = bodiless ? headBytes.subarray(0, Math.floor(headBytes.length / 2)) : new Uint8Array(
+      headBytes.length + half.length
+    )
+    if (!bodiless) {
+      data.set(headBytes, 0)
+      data.set(half, headBytes.length)
+    }
+    // Written straight to the socket, before the server has sent anything; the socket is closed
+    // once the bytes are out, so nothing the server writes afterwards can complete the body.
+    return Effect.async<never>((resume) => {
+      source.socket.write(data, () => {
+        source.socket.destroy()
+        resume(Effect.interrupt)
+      })
+    })
+  }
+  if (bodiless) return Effect.die(new ConnectionDropped())
+  return Effect.succeed(HttpServerResponse.stream(
+    Stream.concat(Stream.succeed(half), Stream.die(new BodyTruncated())),
+    { status: response.status, headers, ...(contentType === undefined ? {} : { contentType }) }
+  ))
+}
 
 const defaultCodes: Record<number, string> = {
   429: "TOO_MANY_REQUESTS",
@@ -56,7 +155,7 @@ const largeBody = (bytes: number): Uint8Array => {
  * they get the same JSON error body (and request id) as a real rejection.
  */
 export const respond = (
-  fault: Exclude<Fault, { readonly _tag: "Latency" }>,
+  fault: AnswerFault,
   incoming: Incoming
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, ApiFailure> => {
   switch (fault._tag) {
@@ -83,13 +182,13 @@ export const respond = (
       ))
     case "LargeBody":
       return Effect.succeed(HttpServerResponse.uint8Array(largeBody(fault.bytes), { contentType: "application/json" }))
-    case "Drop": {
-      const source = incoming.source
-      if (hasSocket(source)) {
-        // Served over a socket: really drop it, then stop; the server's write goes nowhere.
-        return Effect.zipRight(Effect.sync(() => source.socket.destroy()), Effect.interrupt)
-      }
-      return Effect.die(new ConnectionDropped())
-    }
+    case "Drop":
+      return drop(incoming)
+    case "Body":
+      return Effect.succeed(HttpServerResponse.text(fault.body, {
+        status: fault.status ?? 200,
+        contentType: fault.contentType ?? "application/json",
+        headers: fault.headers ?? {}
+      }))
   }
 }

@@ -8,7 +8,9 @@ import type { RecordedRequest } from "../Sandbox.js"
  */
 export class Recorder {
   private readonly counts = new Map<string, number>()
+  private readonly faults = new Map<string, number>()
   private total = 0
+  private created = 0
   private log: Array<RecordedRequest> = []
 
   constructor(private readonly limit: number) {}
@@ -21,6 +23,24 @@ export class Recorder {
     this.log.push(request)
     // Trim in batches so a long benchmark does not pay an O(n) shift per request.
     if (this.log.length > this.limit * 2) this.log = this.log.slice(-this.limit)
+  }
+
+  /** A user created through the API. */
+  userCreated(): void {
+    this.created++
+  }
+
+  usersCreated(): number {
+    return this.created
+  }
+
+  /** A request a fault hit, under the fault's label. */
+  fault(label: string): void {
+    this.faults.set(label, (this.faults.get(label) ?? 0) + 1)
+  }
+
+  faultsInjected(): Readonly<Record<string, number>> {
+    return Object.fromEntries(this.faults)
   }
 
   count(method: string, path: string): number {
@@ -37,7 +57,9 @@ export class Recorder {
 
   reset(): void {
     this.counts.clear()
+    this.faults.clear()
     this.total = 0
+    this.created = 0
     this.log = []
   }
 }

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import type { Credential, CredentialInput, SandboxOptions, Service } from "../Sandbox.js"
 import * as App from "./app.js"
 import type { Config } from "./context.js"
-import { toJson } from "./credentialStatus.js"
+import { settle, toJson } from "./credentialStatus.js"
 import { FaultRules } from "./faultRules.js"
 import * as Ids from "./ids.js"
 import { Recorder } from "./recorder.js"
@@ -107,10 +107,16 @@ export const make = (options?: SandboxOptions): Effect.Effect<Service> =>
       totalRequests: Effect.sync(() => recorder.totalRequests()),
       requests: Effect.sync(() => recorder.requests()),
       resetCounters: Effect.sync(() => recorder.reset()),
+      usersCreated: Effect.sync(() => recorder.usersCreated()),
+      faultsInjected: Effect.sync(() => recorder.faultsInjected()),
+      credentials: (userId) =>
+        Effect.map(Clock.currentTimeMillis, (now) =>
+          store.credentialsOf(userId).map((record) => toJson(settle(record, now, config.refreshStepMillis)))),
       createUser,
       addCredential,
       issueUserToken,
-      userExists: (userId) => Effect.sync(() => store.user(userId) !== undefined)
+      userExists: (userId) =>
+        Effect.sync(() => store.user(userId) !== undefined)
     }
     return service
   })

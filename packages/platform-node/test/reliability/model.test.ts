@@ -1,0 +1,204 @@
+/**
+ * Model-based property test of the cache contract (C5, C6, C7, C8): random interleavings of reads
+ * and mutations for several users, through 1 to 3 cache instances sharing one store, with the
+ * sandbox adding random latency so requests overlap. See utils/oracle.ts for what is checked.
+ *
+ * Reproduce a failure: fast-check prints `seed` and `path`; run
+ *   MODEL_SEED=<seed> MODEL_PATH=<path> npx vitest run packages/platform-node/test/reliability/model.test.ts
+ * The memory variant replays exactly (simulated clock, seeded latencies); the Redis variant replays the
+ * same commands with live timing.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { ResponseCache } from "@tink-effect/core"
+import { Effect, FastCheck, Fiber, Option, Random, type Scope } from "effect"
+import { type Report, run, type Scenario, scenarioArbitrary } from "./utils/scenario.js"
+import { SimClock } from "./utils/simClock.js"
+import * as Worlds from "./utils/worlds.js"
+
+const envSeed = process.env["MODEL_SEED"]
+const seed = envSeed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(envSeed)
+const path = process.env["MODEL_PATH"]
+const fastCheck = (numRuns: number) => ({
+  seed,
+  numRuns,
+  ...(path === undefined ? {} : { path })
+})
+
+const totals = (name: string) => {
+  const sum = { runs: 0, reads: 0, mutations: 0, upstreamGets: 0, distinctReads: 0, expectedHits: 0 }
+  return {
+    add: (report: Report) => {
+      sum.runs++
+      sum.reads += report.reads
+      sum.mutations += report.mutations
+      sum.upstreamGets += report.upstreamGets
+      sum.distinctReads += report.distinctReads
+      sum.expectedHits += report.expectedHits
+    },
+    print: () => console.log(`model ${name} (seed ${seed}): ${JSON.stringify(sum)}`)
+  }
+}
+
+const verify = (scenario: Scenario, report: Report, options: { readonly strictUpstream: boolean }) => {
+  assert.deepStrictEqual(report.violations, [], `instances ${scenario.instances}, users ${scenario.users.length}`)
+  // C7: no more upstream reads than distinct (instance, user, generation, key) reads, plus the
+  // failed ones (errors are shared by concurrent readers but never cached).
+  if (options.strictUpstream) {
+    assert.isAtMost(report.upstreamGets, report.distinctReads + report.failedReads, "upstream reads")
+  }
+}
+
+console.log(`model test seed ${seed}${path === undefined ? "" : ` path ${path}`}`)
+
+describe("model: reads and mutations through 1-3 instances sharing a store", () => {
+  const memoryTotals = totals("memory")
+  it.effect.prop(
+    "memory store, simulated clock, seeded random latency 0-20 ms",
+    [scenarioArbitrary({ minCommands: 20, maxCommands: 60, maxGap: 10 })],
+    ([scenario]) => {
+      const clock = new SimClock(1_000)
+      return Effect.gen(function*() {
+        const world = yield* Worlds.memory(scenario.instances)
+        yield* world.sandbox.setFaults([{ fault: { _tag: "Latency", millis: 0, maxMillis: 20 } }])
+        const report = yield* run(scenario, world, {
+          await: (fibers) => clock.drive(fibers),
+          faults: false,
+          startDelay: 1_000,
+          singleFlight: true
+        })
+        memoryTotals.add(report)
+        verify(scenario, report, { strictUpstream: true })
+      }).pipe(Effect.scoped, Effect.withClock(clock), Effect.withRandom(Random.make(scenario.seed)))
+    },
+    { timeout: 60_000, fastCheck: fastCheck(50) }
+  )
+  it("memory totals", () => memoryTotals.print())
+
+  const redisTotals = totals("redis")
+  it.live.prop(
+    "real Redis, sandbox over sockets, live random latency 0-20 ms",
+    [scenarioArbitrary({ minCommands: 20, maxCommands: 40, maxGap: 10 })],
+    ([scenario]) =>
+      Effect.gen(function*() {
+        const world = yield* Worlds.redis(scenario.instances)
+        yield* world.sandbox.setFaults([{ fault: { _tag: "Latency", millis: 0, maxMillis: 20 } }])
+        const report = yield* run(scenario, world, {
+          await: (fibers) => Effect.asVoid(Fiber.joinAll(fibers)),
+          faults: false,
+          startDelay: 5,
+          singleFlight: false
+        })
+        redisTotals.add(report)
+        verify(scenario, report, { strictUpstream: false })
+      }).pipe(Effect.scoped),
+    { timeout: 90_000, fastCheck: fastCheck(12) }
+  )
+  it("redis totals", () => redisTotals.print())
+})
+
+/*
+ * The model test is only worth its figures if it fails on a broken cache. The same engine runs
+ * against caches broken on purpose, one contract rule each, and must catch every one of them
+ * within a few dozen random scenarios.
+ */
+
+type CacheMaker = (store: ResponseCache.Store) => Effect.Effect<ResponseCache.Service, never, Scope.Scope>
+
+/** The store's asynchronous methods only (no synchronous fast path), so a wrapper sees every write. */
+const slow = (store: ResponseCache.Store): ResponseCache.Store => ({
+  read: store.read,
+  write: store.write,
+  invalidate: store.invalidate,
+  size: store.size,
+  errors: store.errors
+})
+
+/** C5: mutations invalidate nothing. */
+const noInvalidation: CacheMaker = (store) => ResponseCache.make({ ...slow(store), invalidate: () => Effect.void })
+
+/** C6: a read in flight during a mutation stores its old answer under the new generation. */
+const staleSet: CacheMaker = (store) =>
+  ResponseCache.make({
+    ...slow(store),
+    write: (entry) =>
+      Effect.flatMap(store.read(entry.scope, entry.key, entry.schema), (current) =>
+        store.write({ ...entry, generation: current.generation ?? entry.generation }))
+  })
+
+/**
+ * The simplest cache over a store's public methods: look up, fetch on a miss, store under the
+ * generation read. No single flight. `where` says under which scope and key a request lives.
+ */
+const naive = (
+  where: (request: ResponseCache.Lookup<unknown, unknown, unknown>) => readonly [string, string],
+  invalidateScope: (scope: string) => string = (scope) => scope
+): CacheMaker =>
+(store) =>
+  Effect.succeed<ResponseCache.Service>({
+    lookup: (request) => {
+      const [scope, key] = where(request as ResponseCache.Lookup<unknown, unknown, unknown>)
+      return Effect.flatMap(store.read(scope, key, request.schema), (read) =>
+        Option.isSome(read.value)
+          ? Effect.succeed(read.value.value)
+          : Effect.tap(request.fetch, (value) =>
+            read.generation === undefined ? Effect.void : store.write({
+              scope,
+              generation: read.generation,
+              key,
+              value,
+              schema: request.schema,
+              ttl: request.ttl
+            })))
+    },
+    invalidate: (scope) => store.invalidate(invalidateScope(scope)),
+    stats: Effect.die("unused")
+  })
+
+/** C8: every user's entries live under one scope and key. */
+const oneScope = naive((request) => ["everyone", request.key], () => "everyone")
+
+/** C7: no single flight: concurrent identical reads each call Tink. */
+const noCoalescing = naive((request) => [request.scope, `${request.partition ?? ""}\u0000${request.key}`])
+
+/** Runs random scenarios until the model reports a violation; returns the first one found. */
+const firstViolation = (cache: CacheMaker, match: RegExp) =>
+  Effect.gen(function*() {
+    const scenarios = FastCheck.sample(scenarioArbitrary({ minCommands: 30, maxCommands: 60, maxGap: 10 }), {
+      seed: 20_240_501,
+      numRuns: 80
+    })
+    for (const [index, scenario] of scenarios.entries()) {
+      const clock = new SimClock(1_000)
+      const report = yield* Effect.gen(function*() {
+        const world = yield* Worlds.memory(scenario.instances, { cache })
+        yield* world.sandbox.setFaults([{ fault: { _tag: "Latency", millis: 0, maxMillis: 20 } }])
+        return yield* run(scenario, world, {
+          await: (fibers) => clock.drive(fibers),
+          faults: false,
+          startDelay: 1_000,
+          singleFlight: true
+        })
+      }).pipe(Effect.scoped, Effect.withClock(clock), Effect.withRandom(Random.make(scenario.seed)))
+      const found = report.violations.find((violation) => match.test(violation))
+      if (found !== undefined) return { scenario: index, violation: found }
+    }
+    return undefined
+  })
+
+describe("the model catches broken caches", () => {
+  for (
+    const [name, cache, match] of [
+      ["no invalidation (C5)", noInvalidation, /STALE/],
+      ["one scope for every user (C8)", oneScope, /CROSS-USER/],
+      ["stale set after a mutation (C6)", staleSet, /STALE/],
+      ["no single flight (C7)", noCoalescing, /in flight/]
+    ] as const
+  ) {
+    it.effect(name, () =>
+      Effect.gen(function*() {
+        const found = yield* firstViolation(cache, match)
+        assert.isDefined(found, `the model did not catch: ${name}`)
+        console.log(`model catches ${name} in scenario ${found!.scenario}: ${found!.violation}`)
+      }))
+  }
+})

@@ -1,0 +1,285 @@
+/**
+ * Redis failing under two instances that share it (C9): paused, slow, killed with SIGKILL and
+ * restarted empty. Reads never fail (a store failure is a miss answered by Tink), mutations never
+ * fail, no read that starts after a mutation returned shows data from before it, failures are
+ * counted and logged, and once Redis is back the pending invalidation is delivered and caching
+ * resumes. Pause and slowness go through a proxy in front of the shared Redis (it is never paused
+ * itself); the kill uses a redis-server of this test's own.
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { assert, describe, it } from "@effect/vitest"
+import { TinkClient, TinkConfig } from "@tink-effect/core"
+import { ResponseCache, SandboxServer } from "@tink-effect/platform-node"
+import { Sandbox } from "@tink-effect/sandbox"
+import { Users } from "@tink-effect/users"
+import {
+  Context,
+  Duration,
+  Effect,
+  Layer,
+  Logger,
+  Option,
+  Random,
+  Redacted,
+  Schedule,
+  Schema,
+  type Scope
+} from "effect"
+import * as Net from "node:net"
+import * as Redis from "../utils/redis.js"
+import * as FaultProxy from "./utils/faultProxy.js"
+import * as RedisServer from "./utils/redisServer.js"
+import { dropNamespace } from "./utils/worlds.js"
+
+const list = "/api/v1/credentials/list"
+
+type Instance = Context.Context<TinkClient.TinkClient | ResponseCache.ResponseCache>
+
+/** Log lines of the stores, to check that the outage and the delivery were logged. */
+const logged: Array<string> = []
+const capture = Logger.replace(
+  Logger.defaultLogger,
+  Logger.make(({ logLevel, message }) => {
+    logged.push(`${logLevel.label} ${Array.isArray(message) ? message.join(" ") : String(message)}`)
+  })
+)
+
+const setup = (redisUrl: string) =>
+  Effect.gen(function*() {
+    const context = yield* Layer.build(SandboxServer.layer())
+    const server = Context.get(context, SandboxServer.SandboxServer)
+    const sandbox = Context.get(context, Sandbox.Sandbox)
+    const namespace = Redis.namespace()
+    const instance = (): Effect.Effect<Instance, never, Scope.Scope> =>
+      Layer.build(
+        TinkClient.layer.pipe(
+          Layer.provideMerge(
+            Layer.mergeAll(
+              TinkConfig.layer({
+                clientId: "sandbox-client",
+                clientSecret: Redacted.make("sandbox-secret"),
+                baseUrl: server.url
+              }),
+              ResponseCache.layerRedis({
+                url: redisUrl,
+                namespace,
+                timeout: "50 millis",
+                generationTtl: "2 minutes",
+                retrySchedule: Schedule.spaced("20 millis")
+              }),
+              NodeHttpClient.layerUndici
+            )
+          )
+        )
+      )
+    const a = yield* instance()
+    const b = yield* instance()
+    const { userId } = yield* sandbox.createUser({})
+    const kept = yield* sandbox.addCredential(userId)
+    const doomed = yield* sandbox.addCredential(userId)
+    const token = Redacted.make(yield* sandbox.issueUserToken(userId, ["credentials:read", "credentials:write"]))
+    const ids = (on: Instance) =>
+      Users.asUser(Users.listCredentials(), { userId, accessToken: token }).pipe(
+        Effect.provide(on),
+        Effect.map((credentials) => credentials.map((c) => c.id).sort())
+      )
+    const remove = (on: Instance, id: string) =>
+      Users.asUser(Users.deleteCredential(id), { userId, accessToken: token }).pipe(Effect.provide(on))
+    const upstream = sandbox.requestCount("GET", list)
+    const stats = (on: Instance) => Effect.provide(ResponseCache.stats, on)
+    /** Polls until a read through `on` is a hit again (the pending invalidation was delivered). */
+    const hitsAgain = (on: Instance) =>
+      Effect.gen(function*() {
+        const before = (yield* stats(on)).hits
+        yield* ids(on)
+        return (yield* stats(on)).hits > before
+      }).pipe(
+        Effect.repeat({ schedule: Schedule.spaced("20 millis"), until: (hit) => hit }),
+        Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("caching never resumed") }),
+        Effect.orDie
+      )
+    return { a, b, kept: kept.id, doomed: doomed.id, ids, remove, upstream, stats, hitsAgain, namespace }
+  })
+
+describe("Redis failing under two instances (C9)", () => {
+  it.live("paused: reads and mutations go on from Tink, nothing stale, delivery and caching resume", () =>
+    Effect.gen(function*() {
+      const admin = yield* Redis.admin
+      const proxy = yield* FaultProxy.make(Redis.redisTarget)
+      const t = yield* setup(`redis://127.0.0.1:${proxy.port}`)
+      yield* Effect.addFinalizer(() => dropNamespace(admin, t.namespace))
+      yield* t.ids(t.a)
+      yield* t.ids(t.b)
+      assert.strictEqual(yield* t.upstream, 1, "B was served from A's entry")
+
+      yield* proxy.set({ _tag: "pause" })
+      assert.lengthOf(yield* t.ids(t.b), 2, "a read during the pause is answered by Tink")
+      yield* t.remove(t.a, t.doomed)
+      assert.deepStrictEqual(yield* t.ids(t.a), [t.kept], "A never serves what it invalidated")
+      assert.deepStrictEqual(yield* t.ids(t.b), [t.kept], "B's reads time out: misses, fresh from Tink")
+      const paused = yield* t.upstream
+
+      yield* proxy.set({ _tag: "open" })
+      yield* t.hitsAgain(t.a)
+      assert.deepStrictEqual(yield* t.ids(t.b), [t.kept], "after the pause, B is fresh")
+      assert.deepStrictEqual(yield* t.ids(t.a), [t.kept])
+      assert.isAbove((yield* t.stats(t.a)).storeErrors, 0, "the outage was counted")
+      assert.isAbove((yield* t.stats(t.b)).storeErrors, 0)
+      assert.isAbove(paused, 3, "reads during the pause went to Tink")
+      assert.isTrue(logged.some((line) => /WARN .*invalidation not delivered/.test(line)), "and logged")
+    }).pipe(Effect.scoped, Effect.provide(capture)))
+
+  it.live("slow (replies later than the 50 ms bound): reads are misses within the bound; then caching resumes", () =>
+    Effect.gen(function*() {
+      const admin = yield* Redis.admin
+      const proxy = yield* FaultProxy.make(Redis.redisTarget)
+      const t = yield* setup(`redis://127.0.0.1:${proxy.port}`)
+      yield* Effect.addFinalizer(() => dropNamespace(admin, t.namespace))
+      yield* t.ids(t.a)
+
+      yield* proxy.set({ _tag: "latency", millis: 200 })
+      const errorsBefore = (yield* t.stats(t.b)).storeErrors
+      for (let i = 0; i < 3; i++) assert.lengthOf(yield* t.ids(t.b), 2)
+      assert.isAtLeast((yield* t.stats(t.b)).storeErrors - errorsBefore, 3, "each slow read is a counted miss")
+      yield* t.remove(t.a, t.doomed)
+      assert.deepStrictEqual(yield* t.ids(t.b), [t.kept], "B fresh: its reads queue behind A's invalidation")
+      assert.deepStrictEqual(yield* t.ids(t.a), [t.kept])
+
+      yield* proxy.set({ _tag: "latency", millis: 5 })
+      yield* t.hitsAgain(t.a)
+      yield* t.hitsAgain(t.b)
+      assert.deepStrictEqual(yield* t.ids(t.b), [t.kept])
+    }).pipe(Effect.scoped, Effect.provide(capture)))
+
+  it.live("killed with SIGKILL and restarted empty: reads and mutations go on, nothing stale, caching resumes", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisServer.make
+      const t = yield* setup(redis.url)
+      yield* t.ids(t.a)
+      yield* t.ids(t.b)
+      assert.strictEqual(yield* t.upstream, 1)
+
+      yield* redis.kill
+      assert.lengthOf(yield* t.ids(t.b), 2, "Redis gone: answered by Tink")
+      yield* t.remove(t.a, t.doomed)
+      assert.deepStrictEqual(yield* t.ids(t.a), [t.kept])
+      assert.deepStrictEqual(yield* t.ids(t.b), [t.kept])
+
+      yield* redis.start
+      yield* t.hitsAgain(t.a)
+      yield* t.hitsAgain(t.b)
+      assert.deepStrictEqual(yield* t.ids(t.a), [t.kept])
+      assert.deepStrictEqual(yield* t.ids(t.b), [t.kept])
+      assert.isAbove((yield* t.stats(t.a)).storeErrors, 0)
+      assert.isTrue(logged.some((line) => /connection lost/.test(line)), "the loss was logged")
+    }).pipe(Effect.scoped, Effect.provide(capture)))
+})
+
+/*
+ * Scopes never mix in the Redis store, even when its link fails (C8 under C9): many concurrent
+ * reads of distinct scopes, each entry tagged with its own scope, while the link is paused,
+ * slowed past the timeout, or cut, at random. Late replies (a command given up on, answered
+ * later) must never be taken for the reply of another command. Also a self-test of the fault
+ * proxy: whatever its mode changes, bytes are never reordered (an earlier version did reorder, and
+ * produced false cross-user reads in the soak).
+ */
+const Value = Schema.Struct({ scope: Schema.String })
+
+describe("Redis store scopes under a failing link", () => {
+  for (const fault of ["pause", "latency", "cut"] as const) {
+    it.live(`${fault}: no read ever gets another scope's entry`, () =>
+      Effect.gen(function*() {
+        const admin = yield* Redis.admin
+        const namespace = Redis.namespace()
+        yield* Effect.addFinalizer(() => dropNamespace(admin, namespace))
+        const proxy = yield* FaultProxy.make(Redis.redisTarget)
+        const store = yield* ResponseCache.makeRedisStore({
+          url: `redis://127.0.0.1:${proxy.port}`,
+          namespace,
+          timeout: "50 millis",
+          generationTtl: "1 minute"
+        })
+        const scopes = Array.from({ length: 40 }, (_, i) => `u:user${i}`)
+        for (const scope of scopes) {
+          const read = yield* store.read(scope, "GET /api/v1/credentials/list", Value)
+          yield* store.write({
+            scope,
+            generation: read.generation!,
+            key: "GET /api/v1/credentials/list",
+            value: { scope },
+            schema: Value,
+            ttl: Duration.minutes(1)
+          })
+        }
+        const counts = { hits: 0, misses: 0, wrong: 0 }
+        const until = Date.now() + 1000
+        const faults = Effect.gen(function*() {
+          while (Date.now() < until) {
+            yield* Effect.sleep(Duration.millis(yield* Random.nextIntBetween(30, 120)))
+            yield* proxy.set(fault === "latency" ? { _tag: "latency", millis: 80 } : { _tag: fault })
+            yield* Effect.sleep(Duration.millis(yield* Random.nextIntBetween(20, 150)))
+            yield* proxy.set({ _tag: "open" })
+          }
+        })
+        const reader = Effect.gen(function*() {
+          while (Date.now() < until) {
+            const scope = scopes[yield* Random.nextIntBetween(0, scopes.length)]!
+            const read = yield* store.read(scope, "GET /api/v1/credentials/list", Value)
+            if (Option.isNone(read.value)) counts.misses++
+            else if (read.value.value.scope === scope) counts.hits++
+            else counts.wrong++
+            yield* Effect.sleep(Duration.millis(yield* Random.nextIntBetween(0, 4)))
+          }
+        })
+        yield* Effect.all([faults, ...Array.from({ length: 16 }, () => reader)], { concurrency: "unbounded" })
+        yield* proxy.set({ _tag: "open" })
+        console.log(`redis scopes under ${fault}: ${JSON.stringify(counts)}`)
+        assert.strictEqual(counts.wrong, 0, "a read got another scope's entry")
+        assert.isAbove(counts.hits, 0)
+        assert.isAbove(counts.misses, 0, "the fault did bite")
+      }).pipe(Effect.scoped), 20_000)
+  }
+
+  it.live("the fault proxy never reorders bytes, whatever its mode changes", () =>
+    Effect.gen(function*() {
+      const echo = Net.createServer((socket) => socket.pipe(socket))
+      const port = yield* Effect.acquireRelease(
+        Effect.async<number>((resume) => {
+          echo.listen(0, "127.0.0.1", () => resume(Effect.succeed((echo.address() as Net.AddressInfo).port)))
+        }),
+        () =>
+          Effect.async<void>((resume) => {
+            echo.close(() => resume(Effect.void))
+          })
+      )
+      const proxy = yield* FaultProxy.make({ host: "127.0.0.1", port })
+      const modes: ReadonlyArray<FaultProxy.Mode> = [
+        { _tag: "latency", millis: 40 },
+        { _tag: "open" },
+        { _tag: "pause" },
+        { _tag: "latency", millis: 5 },
+        { _tag: "open" }
+      ]
+      const received = yield* Effect.async<string>((resume) => {
+        const socket = Net.connect(proxy.port, "127.0.0.1")
+        let data = ""
+        let sent = 0
+        socket.on("data", (chunk) => {
+          data += chunk.toString()
+        })
+        const timer = setInterval(() => {
+          socket.write(`<${sent++}>`)
+          if (sent % 20 === 0) Effect.runSync(proxy.set(modes[(sent / 20) % modes.length]!))
+          if (sent === 400) {
+            clearInterval(timer)
+            Effect.runSync(proxy.set({ _tag: "open" }))
+            setTimeout(() => {
+              socket.destroy()
+              resume(Effect.succeed(data))
+            }, 300)
+          }
+        }, 1)
+      })
+      assert.strictEqual(received, Array.from({ length: 400 }, (_, i) => `<${i}>`).join(""))
+    }).pipe(Effect.scoped))
+})
