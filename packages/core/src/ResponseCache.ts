@@ -47,12 +47,16 @@ export interface Store {
    * takes no effect step of its own, which is most of what a hit costs. The result may be a
    * reused object, valid until the next call.
    */
-  readonly readNow?: <A>(scope: string, key: string, nowMillis: number) => StoreRead<A>
+  readonly readNow?: <A>(scope: string, partition: string, key: string, nowMillis: number) => StoreRead<A>
   /** Stores the value only if `generation` is still the scope's current one. */
   readonly write: <A, I>(entry: {
     readonly scope: string
     readonly generation: string
+    /** The entry's key within the scope: partition and request key together. */
     readonly key: string
+    /** The two parts of `key`, for stores that keep partitions apart (the memory store). */
+    readonly partition?: string | undefined
+    readonly requestKey?: string | undefined
     readonly value: A
     readonly schema: Schema.Schema<A, I>
     readonly ttl: Duration.Duration
@@ -127,6 +131,9 @@ export interface Service {
  */
 export class ResponseCache extends Context.Tag("@tink-effect/core/ResponseCache")<ResponseCache, Service>() {}
 
+/** A partition and a request key as one key; neither can hold the separator. */
+const entryKey = (partition: string, key: string): string => partition === "" ? key : `${partition}\u0000${key}`
+
 /**
  * Whether caching is switched off for the current fiber; set by `bypass`.
  *
@@ -183,9 +190,10 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
 
     const miss = <A, I, E>(
       request: Lookup<A, I, E>,
-      key: string,
+      partition: string,
       generation: string | undefined
     ): Effect.Effect<A, E> => {
+      const key = entryKey(partition, request.key)
       const fetch = traced(request as Lookup<A, unknown, E>, "miss", request.fetch)
       const fetchAndStore = generation === undefined
         ? fetch
@@ -194,6 +202,8 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
             scope: request.scope,
             generation,
             key,
+            partition,
+            requestKey: request.key,
             value,
             schema: request.schema,
             ttl: request.ttl
@@ -201,8 +211,8 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
       return flights.run(request.scope, `${generation ?? ""}\u0000${key}`, fetchAndStore, onStart, onJoin)
     }
 
-    const answer = <A, I, E>(request: Lookup<A, I, E>, key: string, read: StoreRead<A>): Effect.Effect<A, E> => {
-      if (Option.isNone(read.value)) return miss(request, key, read.generation)
+    const answer = <A, I, E>(request: Lookup<A, I, E>, partition: string, read: StoreRead<A>): Effect.Effect<A, E> => {
+      if (Option.isNone(read.value)) return miss(request, partition, read.generation)
       hits++
       TinkMetrics.cacheHits.unsafeUpdate(1, [])
       return Effect.succeed(read.value.value)
@@ -215,13 +225,21 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
     const lookup = <A, I, E>(request: Lookup<A, I, E>): Effect.Effect<A, E> =>
       Effect.withFiberRuntime((fiber) => {
         if (fiber.getFiberRef(bypassed)) return bypassing(request)
-        // C8: the partition is part of the key, for stores, joins and writes alike.
-        const key = request.partition === undefined ? request.key : `${request.partition}\u0000${request.key}`
+        // C8: the partition is part of the key, for stores, joins and writes alike. The memory
+        // store takes it apart, so a hit builds no key string.
+        const partition = request.partition ?? ""
         if (readNow === undefined) {
-          return Effect.flatMap(store.read(request.scope, key, request.schema), (read) => answer(request, key, read))
+          return Effect.flatMap(
+            store.read(request.scope, entryKey(partition, request.key), request.schema),
+            (read) => answer(request, partition, read)
+          )
         }
         const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-        return answer(request, key, readNow<A>(request.scope, key, clock.unsafeCurrentTimeMillis()))
+        return answer(
+          request,
+          partition,
+          readNow<A>(request.scope, partition, request.key, clock.unsafeCurrentTimeMillis())
+        )
       })
 
     return {

@@ -6,7 +6,8 @@ import type { Store, StoreRead } from "../ResponseCache.js"
 /** One entry, also a link of the LRU list (least recently used at the head). */
 interface Node {
   readonly key: string
-  readonly scope: ScopeEntries
+  /** The map of its partition, to leave it on eviction. */
+  readonly bucket: Map<string, Node>
   /** The value, wrapped once at write time so a hit allocates no Option. */
   readonly some: Option.Option<unknown>
   readonly expiresAt: number
@@ -14,10 +15,10 @@ interface Node {
   next: Node | undefined
 }
 
-/** A scope's current generation and the entries stored under it. */
+/** A scope's current generation and its entries, by partition (token hash) then request key. */
 interface ScopeEntries {
   readonly generation: string
-  readonly entries: Map<string, Node>
+  readonly partitions: Map<string, Map<string, Node>>
 }
 
 /**
@@ -59,7 +60,7 @@ export const make = (capacity: number): Store => {
   // order degrades badly on large V8 maps (measured: 60 µs per invalidation at 100 000 scopes).
   // Scopes beyond the bound leave in the order they first appeared.
   const renew = (scope: string): ScopeEntries => {
-    const fresh: ScopeEntries = { generation: (++counter).toString(36), entries: new Map() }
+    const fresh: ScopeEntries = { generation: (++counter).toString(36), partitions: new Map() }
     scopes.set(scope, fresh)
     if (scopes.size > maxScopes) scopes.delete(scopes.keys().next().value!)
     return fresh
@@ -73,13 +74,14 @@ export const make = (capacity: number): Store => {
     return result
   }
 
-  const readNow = <A>(scope: string, key: string, now: number): StoreRead<A> => {
+  const readNow = <A>(scope: string, partition: string, key: string, now: number): StoreRead<A> => {
     const current = scopes.get(scope) ?? renew(scope)
-    const node = current.entries.get(key)
+    const bucket = current.partitions.get(partition)
+    const node = bucket?.get(key)
     if (node === undefined) return answer(current.generation, Option.none()) as StoreRead<A>
     if (node.expiresAt <= now) {
       unlink(node)
-      current.entries.delete(key)
+      bucket!.delete(key)
       return answer(current.generation, Option.none()) as StoreRead<A>
     }
     if (node !== tail) {
@@ -89,12 +91,19 @@ export const make = (capacity: number): Store => {
     return answer(current.generation, node.some) as StoreRead<A>
   }
 
+  /** A combined key (partition, NUL, request key) taken apart, for the effectful `read`. */
+  const split = (key: string): readonly [string, string] => {
+    const at = key.indexOf("\u0000")
+    return at === -1 ? ["", key] : [key.slice(0, at), key.slice(at + 1)]
+  }
+
   return {
     readNow,
     read: (scope, key) =>
       Effect.clockWith((clock) =>
         Effect.sync(() => {
-          const read = readNow(scope, key, clock.unsafeCurrentTimeMillis())
+          const [partition, requestKey] = split(key)
+          const read = readNow(scope, partition, requestKey, clock.unsafeCurrentTimeMillis())
           return { generation: read.generation, value: read.value } as StoreRead<any>
         })
       ),
@@ -104,22 +113,30 @@ export const make = (capacity: number): Store => {
           const ttl = Duration.toMillis(entry.ttl)
           const current = scopes.get(entry.scope)
           if (ttl <= 0 || current === undefined || current.generation !== entry.generation) return
-          const previous = current.entries.get(entry.key)
+          const [partition, requestKey] = entry.partition !== undefined && entry.requestKey !== undefined
+            ? [entry.partition, entry.requestKey]
+            : split(entry.key)
+          let bucket = current.partitions.get(partition)
+          if (bucket === undefined) {
+            bucket = new Map()
+            current.partitions.set(partition, bucket)
+          }
+          const previous = bucket.get(requestKey)
           if (previous !== undefined) unlink(previous)
           const node: Node = {
-            key: entry.key,
-            scope: current,
+            key: requestKey,
+            bucket,
             some: Option.some(entry.value),
             expiresAt: clock.unsafeCurrentTimeMillis() + ttl,
             prev: undefined,
             next: undefined
           }
-          current.entries.set(entry.key, node)
+          bucket.set(requestKey, node)
           append(node)
           while (size > capacity && head !== undefined) {
             const evicted = head
             unlink(evicted)
-            if (evicted.scope.entries.get(evicted.key) === evicted) evicted.scope.entries.delete(evicted.key)
+            if (evicted.bucket.get(evicted.key) === evicted) evicted.bucket.delete(evicted.key)
           }
         })
       ),
