@@ -126,8 +126,8 @@ if (wanted("B5")) {
 }
 if (wanted("B6")) {
   const b6 = await B6.run()
-  const low = Math.min(...b6.heapSteps)
-  const high = Math.max(...b6.heapSteps)
+  const earlierPeak = Math.max(...b6.heapSteps.slice(0, -1))
+  const last = b6.heapSteps[b6.heapSteps.length - 1]!
   add({
     row: "B6 heap per cached entry (3 credentials)",
     figure: `${Math.round(b6.bytesPerEntry)} bytes`,
@@ -139,10 +139,10 @@ if (wanted("B6")) {
   add({
     row: "B6 heap, capacity 100 000, 1 000 000 reads",
     figure: b6.heapSteps.map((mb) => mb.toFixed(0)).join(" / ") + " MB",
-    baseline: `first step ${low.toFixed(0)} MB`,
-    ratio: `${(high / low).toFixed(2)}x`,
-    target: "bounded",
-    met: high / low <= 1.25
+    baseline: `peak of the earlier steps ${earlierPeak.toFixed(0)} MB`,
+    ratio: `${(last / earlierPeak).toFixed(2)}x`,
+    target: "bounded: no growth after the cache is full",
+    met: last <= earlierPeak * 1.1
   })
 }
 
