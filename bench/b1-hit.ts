@@ -7,7 +7,7 @@ import { Sandbox } from "@tink-effect/sandbox"
 import { Users } from "@tink-effect/users"
 import axios from "axios"
 import { setupCache } from "axios-cache-interceptor"
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { Effect, ManagedRuntime, Redacted } from "effect"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { measure, type Measurement, measurePair } from "./harness.js"
@@ -60,5 +60,3 @@ export const run = async (): Promise<B1> => {
   await runtime.dispose()
   return { hit, mapLookup, axiosHit }
 }
-
-void Layer

@@ -12,15 +12,8 @@ import { createHash } from "node:crypto"
 import { createClient } from "redis"
 import * as Scripts from "./redisScripts.js"
 
-/** @internal */
-export interface Options {
-  readonly url?: string | Redacted.Redacted<string> | undefined
-  readonly namespace?: string | undefined
-  readonly timeout?: Duration.DurationInput | undefined
-  readonly invalidationTimeout?: Duration.DurationInput | undefined
-  readonly generationTtl?: Duration.DurationInput | undefined
-  readonly retrySchedule?: Schedule.Schedule<unknown, unknown> | undefined
-}
+/** The public options, documented where users read them. @internal */
+export type Options = import("../ResponseCache.js").RedisOptions
 
 /** A cache command that failed, timed out or returned something unexpected. */
 class RedisStoreError extends Data.TaggedError("RedisStoreError")<{
