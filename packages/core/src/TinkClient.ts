@@ -92,6 +92,17 @@ export interface WriteOptions<A, I> extends RequestOptions {
 }
 
 /**
+ * A mutating method: without a schema in the options the result is void.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Write = <A = void, I = never>(
+  path: string,
+  options: WriteOptions<A, I>
+) => Effect.Effect<A, TinkError.TinkError>
+
+/**
  * The client. GETs with a user session go through the cache; every other method invalidates the
  * session's scope (and `invalidates`) when it succeeds or when its outcome is unknown (C4).
  *
@@ -100,22 +111,10 @@ export interface WriteOptions<A, I> extends RequestOptions {
  */
 export interface Service {
   readonly get: <A, I>(path: string, options: ReadOptions<A, I>) => Effect.Effect<A, TinkError.TinkError>
-  readonly post: <A = void, I = never>(
-    path: string,
-    options: WriteOptions<A, I>
-  ) => Effect.Effect<A, TinkError.TinkError>
-  readonly put: <A = void, I = never>(
-    path: string,
-    options: WriteOptions<A, I>
-  ) => Effect.Effect<A, TinkError.TinkError>
-  readonly patch: <A = void, I = never>(
-    path: string,
-    options: WriteOptions<A, I>
-  ) => Effect.Effect<A, TinkError.TinkError>
-  readonly delete: <A = void, I = never>(
-    path: string,
-    options: WriteOptions<A, I>
-  ) => Effect.Effect<A, TinkError.TinkError>
+  readonly post: Write
+  readonly put: Write
+  readonly patch: Write
+  readonly delete: Write
   /**
    * Runs `effect` once for all callers that ask with the same key while it is in flight, e.g.
    * a credential refresh, which Tink rejects when another one is running.

@@ -73,12 +73,3 @@ export const make = (options: {
       tokenHash: tokenDigest.slice(0, 32)
     }
   })
-
-/**
- * The short hash of a scope, as a session carries it, for scopes known only by user id.
- *
- * @since 0.1.0
- * @category scope
- */
-export const hashScope = (scope: string): Effect.Effect<string> =>
-  Effect.map(sha256Hex(scope), (hex) => hex.slice(0, 16))

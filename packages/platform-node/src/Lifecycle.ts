@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { ResponseCache, TinkClient, TinkError } from "@tink-effect/core"
+import { ResponseCache, TinkClient } from "@tink-effect/core"
 import { Sandbox } from "@tink-effect/sandbox"
 import { Users } from "@tink-effect/users"
 import * as Effect from "effect/Effect"
@@ -111,14 +111,6 @@ export const header = `${"step".padEnd(20)} ${"cache".padEnd(12)} ${"requests".p
 export const formatStats = (stats: ResponseCache.Stats): string =>
   `cache: ${stats.hits} hit(s), ${stats.misses} miss(es), ${stats.coalesced} coalesced, ` +
   `${stats.invalidations} invalidation(s), hit rate ${Math.round(stats.hitRate * 100)}%`
-
-/**
- * The errors the lifecycle can end with, for the entrypoint's exit message.
- *
- * @since 0.1.0
- * @category models
- */
-export type Failure = TinkError.TinkError
 
 /**
  * Needs the Tink client and a cache; the sandbox is optional.

@@ -248,6 +248,38 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
       ))
   }
 
+  /**
+   * A read as the cache sees it. The TTL and the request are prototype getters: a hit never
+   * builds the request nor looks the TTL up, and allocates this one object only.
+   */
+  class CachedRead<A, I> implements ResponseCache.Lookup<A, I, TinkError.TinkError> {
+    readonly scope: string
+    readonly partition: string
+    readonly key: string
+    readonly schema: Schema.Schema<A, I>
+    readonly spanName: string | undefined
+    readonly scopeHash: string
+    constructor(
+      readonly path: string,
+      readonly options: TinkClient.ReadOptions<A, I>,
+      session: TinkUser.Session,
+      readonly tokens: ClientTokens.ClientTokens
+    ) {
+      this.scope = session.scope
+      this.partition = session.tokenHash
+      this.key = CachePolicy.requestKey("GET", path, options.query)
+      this.schema = options.schema
+      this.spanName = options.operation === undefined ? undefined : spanName(options.operation)
+      this.scopeHash = session.scopeHash
+    }
+    get ttl() {
+      return CachePolicy.ttlFor(this.path, config.cacheTtl)
+    }
+    get fetch() {
+      return send("GET", this.path, this.options, this.tokens)
+    }
+  }
+
   const read = <A, I>(
     path: string,
     options: TinkClient.ReadOptions<A, I>,
@@ -255,17 +287,7 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
   ): Effect.Effect<A, TinkError.TinkError> => {
     // C8: only a user's data has a scope; app-level answers are never cached.
     if (options.auth._tag !== "User") return traced(options, undefined, send("GET", path, options, tokens))
-    const session = options.auth.session
-    return cache.lookup({
-      scope: session.scope,
-      partition: session.tokenHash,
-      key: CachePolicy.requestKey("GET", path, options.query),
-      ttl: CachePolicy.ttlFor(path, config.cacheTtl),
-      schema: options.schema,
-      fetch: Effect.suspend(() => send("GET", path, options, tokens)),
-      spanName: options.operation === undefined ? undefined : spanName(options.operation),
-      scopeHash: session.scopeHash
-    })
+    return cache.lookup(new CachedRead(path, options, options.auth.session, tokens))
   }
 
   const mutate = <A, I>(
@@ -275,9 +297,9 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
     tokens: ClientTokens.ClientTokens
   ): Effect.Effect<A, TinkError.TinkError> => {
     const effect = send(method, path, options, tokens)
-    const scopes = new Set(options.invalidates)
-    if (options.auth._tag === "User") scopes.add(options.auth.session.scope)
     const session = options.auth._tag === "User" ? options.auth.session : undefined
+    const scopes = new Set(options.invalidates)
+    if (session !== undefined) scopes.add(session.scope)
     if (scopes.size === 0) return traced(options, session, effect)
     const invalidate = Effect.zipRight(
       Effect.forEach(scopes, (scope) => cache.invalidate(scope), { discard: true }),
