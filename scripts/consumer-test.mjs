@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // The consumer test: what a user gets from npm, checked the way a user would use it.
 //
+//   0. check that every `npm install` line of the READMEs gives each third-party package a range,
+//      and the Effect packages exactly the peer ranges of our package.json files,
 //   1. build the four packages from a clean slate (tsc -b tsconfig.build.json),
 //   2. `npm pack` them and check what the tarballs hold,
-//   3. install the tarballs, with the peer dependencies at the versions this repository uses,
-//      into a fresh project outside the repository (npm install --offline, from npm's cache,
-//      falling back to --prefer-offline when the cache lacks something),
+//   3. run the root README's install line (between <!-- install:begin --> and <!-- install:end -->)
+//      as written in a fresh project outside the repository: the @tink-effect/* names become the
+//      tarballs (which the registry does not have), the third-party packages and their ranges stay
+//      exactly as written and are resolved by the npm registry (--prefer-online: current metadata,
+//      tarballs from npm's cache when it holds them), never from this repository's node_modules,
 //   4. type-check there, with the installed TypeScript, the README quick start
 //      (examples/quickstart.ts), the examples of the four package READMEs, a sandbox server, and
 //      the exports map (internals not importable), plus the published .d.ts files themselves,
@@ -86,6 +90,38 @@ const versionIn = (dir, name) =>
 
 const fail = (message) => {
   throw new Error(message)
+}
+
+/** `name@range` or `@scope/name@range`; the range is undefined when the spec has none. */
+const parseSpec = (spec) => {
+  const at = spec.indexOf("@", 1)
+  return at < 0 ? { name: spec, range: undefined } : { name: spec.slice(0, at), range: spec.slice(at + 1) }
+}
+
+/** The peer ranges the packages declare, one per peer: packages that disagree are a bug of their own. */
+const peerRanges = () => {
+  const ranges = {}
+  for (const name of packages) {
+    const manifest = JSON.parse(readFileSync(join(root, "packages", name, "package.json"), "utf8"))
+    for (const [peer, range] of Object.entries(manifest.peerDependencies ?? {})) {
+      if (ranges[peer] !== undefined && ranges[peer] !== range) {
+        fail(`the packages disagree on the range of ${peer}: ${ranges[peer]} and ${range}`)
+      }
+      ranges[peer] = range
+    }
+  }
+  return ranges
+}
+
+/** The one-line `npm install` command of README.md's install block, checked to be plain words. */
+const readmeInstallLine = () => {
+  const readme = readFileSync(join(root, "README.md"), "utf8")
+  const match = /<!-- install:begin -->\n```sh\n(.*)\n```\n<!-- install:end -->/.exec(readme)
+  if (match === null) fail("README.md has no ```sh block between <!-- install:begin --> and <!-- install:end -->")
+  const line = match[1].trim()
+  // Run without a shell, so anything a shell would interpret is refused rather than misread.
+  if (!/^npm (install|i)( [\w@./^~*:+-]+)+$/.test(line)) fail(`README install line is not a plain npm install: ${line}`)
+  return line
 }
 
 /** Waits for the first stdout line of a child, e.g. the URL a server listens on. */
@@ -180,6 +216,30 @@ console.log("exports ok")
 try {
   console.log(`consumer test in ${work}`)
 
+  await step("README install lines: the Effect packages with our peer ranges", async () => {
+    const ranges = peerRanges()
+    const readmes = ["README.md", ...packages.map((name) => `packages/${name}/README.md`)]
+    const lines = readmes.flatMap((file) =>
+      [...readFileSync(join(root, file), "utf8").matchAll(/^npm (?:install|i)\b.*$/gm)].map((m) => ({
+        file,
+        line: m[0]
+      }))
+    )
+    if (lines.length === 0) fail("no `npm install` line in the READMEs")
+    for (const { file, line } of lines) {
+      for (const token of line.split(/\s+/).slice(2).filter((token) => !token.startsWith("-"))) {
+        const { name, range } = parseSpec(token)
+        if (name.startsWith("@tink-effect/")) continue
+        // A bare name installs the registry's latest, which for effect is now a major we do not support.
+        if (range === undefined) fail(`${file}: \`${line}\` installs ${name} without a version range`)
+        if (ranges[name] !== undefined && ranges[name] !== range) {
+          fail(`${file}: \`${line}\` installs ${name}@${range}, the packages' peer range is ${ranges[name]}`)
+        }
+      }
+    }
+    return `${lines.length} line(s); ${Object.entries(ranges).map(([name, range]) => `${name}@${range}`).join(" ")}`
+  })
+
   await step(clean ? "clean build (tsc -b tsconfig.build.json)" : "build (tsc -b tsconfig.build.json)", async () => {
     const tsc = join(root, "node_modules", "typescript", "bin", "tsc")
     if (clean) await run(process.execPath, [tsc, "-b", "tsconfig.build.json", "--clean"], { cwd: root })
@@ -212,28 +272,38 @@ try {
     return packed.map((p) => `${p.file} (${p.count} files, ${(p.size / 1024).toFixed(0)} kB)`).join(", ")
   })
 
-  await step("npm install into a fresh project", async () => {
+  await step("npm install into a fresh project, with the README's install line", async () => {
     mkdirSync(join(app, "src"), { recursive: true })
-    const dependencies = Object.fromEntries([
-      ...packed.map((p) => [p.name, `file:${join(tarballs, p.file)}`]),
-      ...peers.map((name) => [name, versionIn(root, name)])
-    ])
+    // The test's own tools, at the versions this repository uses; everything else comes from the line.
     const devDependencies = Object.fromEntries(tools.map((name) => [name, versionIn(root, name)]))
     writeFileSync(
       join(app, "package.json"),
-      JSON.stringify(
-        { name: "tink-effect-consumer", private: true, type: "module", dependencies, devDependencies },
-        null,
-        2
+      JSON.stringify({ name: "tink-effect-consumer", private: true, type: "module", devDependencies }, null, 2)
+    )
+    const line = readmeInstallLine()
+    const [, command, ...specs] = line.split(/\s+/)
+    const tarballOf = (name) => packed.find((p) => p.name === name)
+    const named = new Set()
+    const args = specs.map((spec) => {
+      if (!spec.startsWith("@tink-effect/")) return spec
+      const tarball = tarballOf(spec) ?? fail(`README install line: ${spec} is not one of the packed packages`)
+      named.add(spec)
+      return join(tarballs, tarball.file)
+    })
+    // The line must name the peers of what it installs: the application owns the one Effect runtime.
+    for (const name of named) {
+      const manifest = JSON.parse(
+        readFileSync(join(root, "packages", name.slice("@tink-effect/".length), "package.json"), "utf8")
       )
-    )
-    // From npm's cache alone when it holds everything (CI after `npm ci`, or no network at
-    // all), else let npm fetch what is missing.
-    const install = ["install", "--no-audit", "--no-fund"]
-    const source = await npm([...install, "--offline"], app).then(
-      () => "from the npm cache",
-      () => npm([...install, "--prefer-offline"], app).then(() => "cache and registry")
-    )
+      for (const peer of Object.keys(manifest.peerDependencies ?? {})) {
+        if (!specs.some((spec) => parseSpec(spec).name === peer)) {
+          fail(`README install line: ${peer} (a peer of ${name}) is missing`)
+        }
+      }
+    }
+    // What the named packages depend on among ours is not on the registry: the tarballs stand in.
+    const rest = packed.filter((p) => !named.has(p.name)).map((p) => join(tarballs, p.file))
+    await npm([command, "--no-audit", "--no-fund", "--prefer-online", ...args, ...rest], app)
     // Peer dependencies: one copy of the Effect runtime, the application's.
     for (const p of packed) {
       for (const peer of peers) {
@@ -242,7 +312,7 @@ try {
         }
       }
     }
-    return `${source}: ${[...peers, ...tools].map((name) => `${name}@${versionIn(app, name)}`).join(", ")}`
+    return `\`${line}\`: ${[...peers, ...tools].map((name) => `${name}@${versionIn(app, name)}`).join(", ")}`
   })
 
   await step("type-check the quick start and the package READMEs (strict, NodeNext)", async () => {
