@@ -7,7 +7,9 @@ import * as Schema from "effect/Schema"
 
 /**
  * An access token. On the wire the fields are snake_case; the token itself is `Redacted` from
- * the moment it is decoded, so it cannot end up in a log line or error by accident.
+ * the moment it is decoded, so it cannot end up in a log line or error by accident. Tink sends
+ * `"id_hint": null` in every client-credentials answer (a string only after a delegated grant),
+ * so `null` in `id_hint` or `scope` reads as an absent key; extra fields are ignored.
  *
  * @since 0.1.0
  * @category schemas
@@ -16,6 +18,6 @@ export class AccessToken extends Schema.Class<AccessToken>("AccessToken")({
   accessToken: Schema.propertySignature(Schema.Redacted(Schema.String)).pipe(Schema.fromKey("access_token")),
   tokenType: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("token_type")),
   expiresIn: Schema.propertySignature(Schema.Number).pipe(Schema.fromKey("expires_in")),
-  scope: Schema.optionalWith(Schema.String, { exact: true }),
-  idHint: Schema.optionalWith(Schema.String, { exact: true }).pipe(Schema.fromKey("id_hint"))
+  scope: Schema.optionalWith(Schema.String, { exact: true, nullable: true }),
+  idHint: Schema.optionalWith(Schema.String, { exact: true, nullable: true }).pipe(Schema.fromKey("id_hint"))
 }) {}

@@ -52,6 +52,12 @@ export interface SandboxOptions {
   readonly refreshStepMillis?: number | undefined
   /** How many requests `requests` keeps (oldest dropped first); counters stay exact. Default 10000. */
   readonly maxRecordedRequests?: number | undefined
+  /**
+   * Also send the request id the way 0.1.0 did: an `X-Tink-Request-ID` header and a `requestId`
+   * field in error bodies. Tink documents neither (only `X-Request-ID`, which is always sent), so
+   * this is off by default; it exists for clients written against the old sandbox.
+   */
+  readonly legacyRequestId?: boolean | undefined
 }
 
 /**
@@ -175,6 +181,12 @@ export interface Credential {
   readonly fields: Readonly<Record<string, string>>
   readonly userId: string
   readonly sessionExpiryDate: number | null
+  /**
+   * A JSON string while the credential waits on the user (`AWAITING_SUPPLEMENTAL_INFORMATION`:
+   * the fields to ask for; `AWAITING_THIRD_PARTY_APP_AUTHENTICATION`: the deep links), null
+   * otherwise, as Tink sends it.
+   */
+  readonly supplementalInformation: string | null
 }
 
 /**
@@ -188,6 +200,13 @@ export interface CredentialInput {
   readonly status?: string | undefined
   readonly type?: string | undefined
   readonly fields?: Readonly<Record<string, string>> | undefined
+  readonly statusPayload?: string | null | undefined
+  /**
+   * Omitted: a Tink-shaped JSON string for the two AWAITING_* statuses that carry one (a field
+   * list, or a third-party app payload with deep links), null for any other status. Give a
+   * string (any text, JSON or not) or null to send exactly that.
+   */
+  readonly supplementalInformation?: string | null | undefined
 }
 
 /**

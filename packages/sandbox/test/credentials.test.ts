@@ -41,6 +41,7 @@ describe("credentials", () => {
         "status",
         "statusPayload",
         "statusUpdated",
+        "supplementalInformation",
         "type",
         "updated",
         "userId"
@@ -153,5 +154,45 @@ describe("credentials", () => {
       assert.strictEqual(credential.updated, null)
       const token = yield* sandbox.issueUserToken(userId, ["credentials:read"])
       assert.deepStrictEqual(yield* statusOf(credential.id, token), credential)
+    }).pipe(provideSandbox()))
+
+  it.effect("credentials waiting on the user carry supplementalInformation as a JSON string; others null", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.Sandbox
+      const { userId } = yield* sandbox.createUser({})
+      const token = yield* sandbox.issueUserToken(userId, allCredentialScopes)
+      const fields = yield* sandbox.addCredential(userId, { status: "AWAITING_SUPPLEMENTAL_INFORMATION" })
+      const app = yield* sandbox.addCredential(userId, { status: "AWAITING_THIRD_PARTY_APP_AUTHENTICATION" })
+      const updated = yield* sandbox.addCredential(userId, {})
+      const served = yield* statusOf(fields.id, token)
+      assert.isString(served.supplementalInformation)
+      const asked = JSON.parse(served.supplementalInformation)
+      assert.isTrue(Array.isArray(asked) && typeof asked[0].name === "string")
+      const payload = JSON.parse((yield* statusOf(app.id, token)).supplementalInformation)
+      assert.include(payload.desktop.url, app.id)
+      assert.isString(payload.ios.deepLinkUrl)
+      assert.isNull((yield* statusOf(updated.id, token)).supplementalInformation)
+    }).pipe(provideSandbox()))
+
+  it.effect("supplementalInformation is seedable (any string, or null) and a refresh clears it", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.Sandbox
+      const { userId } = yield* sandbox.createUser({})
+      const token = yield* sandbox.issueUserToken(userId, allCredentialScopes)
+      const bankId = yield* sandbox.addCredential(userId, {
+        status: "AWAITING_MOBILE_BANKID_AUTHENTICATION",
+        supplementalInformation: "4d13a3a4-38e9-37d8-11cc-6e89982e4b70"
+      })
+      assert.strictEqual((yield* statusOf(bankId.id, token)).supplementalInformation, bankId.supplementalInformation)
+      const silent = yield* sandbox.addCredential(userId, {
+        status: "AWAITING_SUPPLEMENTAL_INFORMATION",
+        supplementalInformation: null
+      })
+      assert.isNull((yield* statusOf(silent.id, token)).supplementalInformation)
+      const waiting = yield* sandbox.addCredential(userId, { status: "AWAITING_THIRD_PARTY_APP_AUTHENTICATION" })
+      assert.strictEqual((yield* refresh(waiting.id, token)).status, 204)
+      const refreshing = yield* statusOf(waiting.id, token)
+      assert.strictEqual(refreshing.status, "AUTHENTICATING")
+      assert.isNull(refreshing.supplementalInformation)
     }).pipe(provideSandbox()))
 })

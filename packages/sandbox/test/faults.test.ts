@@ -25,7 +25,7 @@ describe("faults", () => {
       assert.strictEqual(response.headers["retry-after"], "2")
       const json = yield* body(response)
       assert.strictEqual(json.errorCode, "TOO_MANY_REQUESTS")
-      assert.strictEqual(json.requestId, response.headers["x-tink-request-id"])
+      assert.deepStrictEqual(Object.keys(json).sort(), ["errorCode", "errorMessage"])
     }).pipe(provideSandbox()))
 
   it.effect("Status takes a custom code and message; 503 without Retry-After has no header", () =>

@@ -28,7 +28,12 @@ describe("oauth/token", () => {
       assert.strictEqual(json.expires_in, 1800)
       assert.deepStrictEqual(json.scope.split(","), [...Sandbox.allScopes])
       assert.match(json.access_token, /^[0-9a-f]{64}$/)
-      assert.isString(response.headers["x-tink-request-id"])
+      // Tink sends the key with null in every client-credentials answer (permanent-users guide).
+      assert.isTrue("id_hint" in json)
+      assert.isNull(json.id_hint)
+      // Tink's documented request id header; the undocumented X-Tink-Request-ID is gone.
+      assert.isString(response.headers["x-request-id"])
+      assert.isUndefined(response.headers["x-tink-request-id"])
     }).pipe(provideSandbox()))
 
   it.effect("client_credentials narrows to a subset of scopes and rejects others", () =>
@@ -49,7 +54,7 @@ describe("oauth/token", () => {
       assert.strictEqual(refused.status, 400)
       const json = yield* body(refused)
       assert.strictEqual(json.errorCode, "invalid_scope")
-      assert.strictEqual(json.requestId, refused.headers["x-tink-request-id"])
+      assert.deepStrictEqual(Object.keys(json).sort(), ["errorCode", "errorMessage"])
     }).pipe(provideSandbox({ clients: [{ clientId: "narrow", clientSecret: "s", scopes: ["user:create"] }] })))
 
   it.effect("a wrong secret or unknown client is 401", () =>
@@ -150,17 +155,35 @@ describe("oauth/authorization-grant", () => {
       assert.strictEqual(response.status, 404)
     }).pipe(provideSandbox()))
 
-  it.effect("needs a client token with authorization:grant", () =>
+  it.effect("needs a client token with authorization:grant: 401 otherwise, as Tink documents for grants", () =>
     Effect.gen(function*() {
       const sandbox = yield* Sandbox.Sandbox
       const { userId } = yield* sandbox.createUser({})
-      const path = "/api/v1/oauth/authorization-grant"
-      const params = { user_id: userId, scope: "user:read" }
-      assert.strictEqual((yield* form(path, params)).status, 401)
-      assert.strictEqual((yield* form(path, params, yield* clientToken("user:create"))).status, 403)
-      const asUser = yield* sandbox.issueUserToken(userId, ["authorization:grant"])
-      assert.strictEqual((yield* form(path, params, asUser)).status, 403)
+      for (const path of ["/api/v1/oauth/authorization-grant", "/api/v1/oauth/authorization-grant/delegate"]) {
+        const params = { user_id: userId, scope: "user:read", id_hint: "Jo", actor_client_id: "x" }
+        assert.strictEqual((yield* form(path, params)).status, 401)
+        assert.strictEqual((yield* form(path, params, yield* clientToken("user:create"))).status, 401)
+        const asUser = yield* sandbox.issueUserToken(userId, ["authorization:grant"])
+        assert.strictEqual((yield* form(path, params, asUser)).status, 401)
+      }
     }).pipe(provideSandbox()))
+
+  it.effect("a scope the client may not use is 401 (\"isn't allowed to use the scope\")", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.Sandbox
+      const { userId } = yield* sandbox.createUser({})
+      const token = yield* Effect.flatMap(
+        form("/api/v1/oauth/token", { grant_type: "client_credentials", client_id: "narrow", client_secret: "s" }),
+        body
+      )
+      const path = "/api/v1/oauth/authorization-grant"
+      const refused = yield* form(path, { user_id: userId, scope: "credentials:read" }, token.access_token)
+      assert.strictEqual(refused.status, 401)
+      const allowed = yield* form(path, { user_id: userId, scope: "user:read" }, token.access_token)
+      assert.strictEqual(allowed.status, 200)
+    }).pipe(provideSandbox({
+      clients: [{ clientId: "narrow", clientSecret: "s", scopes: ["authorization:grant", "user:read"] }]
+    })))
 
   it.effect("delegate needs id_hint and actor_client_id, and the token echoes id_hint", () =>
     Effect.gen(function*() {

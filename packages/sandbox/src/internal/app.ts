@@ -21,11 +21,37 @@ export interface AppEnv {
   readonly faults: FaultRules
 }
 
-const errorResponse = (failure: ApiFailure, requestId: string): HttpServerResponse.HttpServerResponse =>
+/**
+ * Tink's error body as its own iOS SDK reads it (`RESTError`: `errorMessage`, `errorCode`). The
+ * `requestId` field is not Tink's: only the legacy opt-in adds it.
+ */
+const errorResponse = (
+  failure: ApiFailure,
+  requestId: string,
+  legacy: boolean
+): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.unsafeJson(
-    { errorMessage: failure.errorMessage, errorCode: failure.errorCode, requestId },
+    legacy
+      ? { errorMessage: failure.errorMessage, errorCode: failure.errorCode, requestId }
+      : { errorMessage: failure.errorMessage, errorCode: failure.errorCode },
     { status: failure.status, headers: failure.headers ?? {} }
   )
+
+/**
+ * Tink returns `X-Request-ID` on every response and echoes `X-Client-Trace-ID` as sent (API
+ * reference, Introduction, "Tracing requests"). `X-Tink-Request-ID` is not Tink's: legacy opt-in.
+ */
+const traceHeaders = (
+  response: HttpServerResponse.HttpServerResponse,
+  incoming: Incoming.Incoming,
+  requestId: string,
+  legacy: boolean
+): HttpServerResponse.HttpServerResponse => {
+  let out = HttpServerResponse.setHeader(response, "x-request-id", requestId)
+  const trace = incoming.headers["x-client-trace-id"]
+  if (trace !== undefined) out = HttpServerResponse.setHeader(out, "x-client-trace-id", trace)
+  return legacy ? HttpServerResponse.setHeader(out, "x-tink-request-id", requestId) : out
+}
 
 const createPath = "/api/v1/user/create"
 
@@ -65,11 +91,11 @@ const answer = (
       ? Faults.respond(fault as Faults.AnswerFault, incoming)
       : Router.route({ incoming, store: env.store, config: env.config, now })
     const response = yield* Effect.catchTag(outcome, "ApiFailure", (failure) =>
-      Effect.succeed(errorResponse(failure, requestId)))
+      Effect.succeed(errorResponse(failure, requestId, env.config.legacyRequestId)))
     const processed = fault === undefined || Faults.isAfterProcessing(fault)
     if (processed && incoming.method === "POST" && incoming.path === createPath && response.status === 200) {
       env.recorder.userCreated()
     }
-    const answered = HttpServerResponse.setHeader(response, "x-tink-request-id", requestId)
+    const answered = traceHeaders(response, incoming, requestId, env.config.legacyRequestId)
     return fault === undefined || !processed ? answered : yield* Faults.spoil(fault, answered, incoming)
   })

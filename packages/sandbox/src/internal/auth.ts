@@ -10,13 +10,16 @@ export interface UserToken extends TokenRecord {
 
 /**
  * @internal
- * Checks the bearer token. Missing, unknown or expired tokens are 401 (the client should get a new
- * one); a valid token of the wrong kind or without the scope is 403 (a new token will not help).
+ * Checks the bearer token. Missing, unknown or expired tokens are 401 (API reference,
+ * Introduction, "Authentication"); a valid token of the wrong kind or without the scope is 403
+ * ("The access token is missing a required scope"), except where an endpoint documents another
+ * status for it: the grant endpoints list 401 ("isn't allowed to use the scope") and no 403.
  */
 export const requireToken = (
   ctx: Ctx,
   kind: TokenRecord["kind"],
-  scope: string
+  scope: string,
+  forbiddenStatus: 401 | 403 = 403
 ): Effect.Effect<TokenRecord, ApiFailure> => {
   const header = ctx.incoming.headers["authorization"]
   const match = header === undefined ? null : /^bearer\s+(\S+)\s*$/i.exec(header)
@@ -28,10 +31,10 @@ export const requireToken = (
     return Effect.fail(fail(401, "UNAUTHENTICATED", "The access token is invalid or expired"))
   }
   if (record.kind !== kind) {
-    return Effect.fail(fail(403, "FORBIDDEN", `This endpoint needs a ${kind} access token`))
+    return Effect.fail(fail(forbiddenStatus, "FORBIDDEN", `This endpoint needs a ${kind} access token`))
   }
   if (!record.scopes.includes(scope)) {
-    return Effect.fail(fail(403, "FORBIDDEN", `The access token lacks the scope ${scope}`))
+    return Effect.fail(fail(forbiddenStatus, "FORBIDDEN", `The access token lacks the scope ${scope}`))
   }
   return Effect.succeed(record)
 }

@@ -12,6 +12,7 @@ export interface Config {
   readonly userTokenTtlSeconds: number
   readonly refreshStepMillis: number
   readonly maxRecordedRequests: number
+  readonly legacyRequestId: boolean
 }
 
 /**

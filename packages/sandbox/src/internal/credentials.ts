@@ -43,6 +43,24 @@ export const remove: Handler = (ctx) =>
 
 const booleanParams = ["optIn", "authenticate"] as const
 
+/** The `items` values of the API reference (Connectivity v1, "Refresh credentials"), deprecated ones included. */
+const refreshableItems: ReadonlySet<string> = new Set([
+  "CHECKING_ACCOUNTS",
+  "CHECKING_TRANSACTIONS",
+  "SAVING_ACCOUNTS",
+  "SAVING_TRANSACTIONS",
+  "CREDITCARD_ACCOUNTS",
+  "CREDITCARD_TRANSACTIONS",
+  "LOAN_ACCOUNTS",
+  "LOAN_TRANSACTIONS",
+  "INVESTMENT_ACCOUNTS",
+  "INVESTMENT_TRANSACTIONS",
+  "EINVOICES",
+  "TRANSFER_DESTINATIONS",
+  "IDENTITY_DATA",
+  "LIST_BENEFICIARIES"
+])
+
 /**
  * @internal
  * POST /api/v1/credentials/{id}/refresh: starts AUTHENTICATING -> UPDATING -> UPDATED. Only one
@@ -53,7 +71,7 @@ export const refresh: Handler = (ctx) =>
     const token = yield* requireUser(ctx, "credentials:refresh")
     const search = ctx.incoming.search
     for (const item of search.getAll("items")) {
-      if (!/^[A-Z][A-Z_]*$/.test(item)) return yield* badRequest("BAD_REQUEST", `Unknown refreshable item: ${item}`)
+      if (!refreshableItems.has(item)) return yield* badRequest("BAD_REQUEST", `Unknown refreshable item: ${item}`)
     }
     for (const name of booleanParams) {
       const value = search.get(name)

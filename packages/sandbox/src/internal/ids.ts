@@ -22,5 +22,5 @@ export const token = (): string => hex(32)
 /** @internal Authorization codes: single use, short lived, still unguessable. */
 export const code = (): string => hex(20)
 
-/** @internal One per response, echoed in `X-Tink-Request-ID` and error bodies. */
+/** @internal One per response, sent in `X-Request-ID` as Tink does. */
 export const requestId = (): string => hex(12)

@@ -80,12 +80,13 @@ const tokenResponse = (
     token_type: "bearer",
     expires_in: expiresIn,
     scope: scopes.join(","),
-    ...(idHint === null ? {} : { id_hint: idHint })
+    // Tink sends the key always: null unless the code came from a delegated grant.
+    id_hint: idHint
   })
 
 const grantFor = (delegate: boolean): Handler => (ctx) =>
   Effect.gen(function*() {
-    const caller = yield* requireToken(ctx, "client", "authorization:grant")
+    const caller = yield* requireToken(ctx, "client", "authorization:grant", 401)
     const form = yield* formBody(ctx.incoming)
     const userId = yield* formParam(form, "user_id")
     const externalUserId = yield* formParam(form, "external_user_id")
@@ -95,6 +96,12 @@ const grantFor = (delegate: boolean): Handler => (ctx) =>
     }
     if (scope === undefined || parseScopes(scope).length === 0) {
       return yield* badRequest("BAD_REQUEST", "scope is required")
+    }
+    const client = ctx.config.clients.find((candidate) => candidate.clientId === caller.clientId)
+    const refused = parseScopes(scope).filter((wanted) => client === undefined || !client.scopes.includes(wanted))
+    if (refused.length > 0) {
+      // Documented: 401 when the client "isn't allowed to use the scope".
+      return yield* fail(401, "FORBIDDEN", `Scope not allowed for this client: ${refused.join(",")}`)
     }
     let idHint: string | null = null
     if (delegate) {

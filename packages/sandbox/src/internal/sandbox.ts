@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import type { Credential, CredentialInput, SandboxOptions, Service } from "../Sandbox.js"
 import * as App from "./app.js"
 import type { Config } from "./context.js"
-import { settle, toJson } from "./credentialStatus.js"
+import { defaultSupplementalInformation, settle, toJson } from "./credentialStatus.js"
 import { FaultRules } from "./faultRules.js"
 import * as Ids from "./ids.js"
 import { Recorder } from "./recorder.js"
@@ -12,13 +12,34 @@ import { defaultLocale } from "./users.js"
 
 /** @internal */
 export const allScopes: ReadonlyArray<string> = [
+  // The scopes this sandbox's endpoints check.
   "user:create",
   "user:delete",
   "user:read",
   "authorization:grant",
   "credentials:read",
   "credentials:write",
-  "credentials:refresh"
+  "credentials:refresh",
+  // Other scopes of Tink's API reference (Introduction, "Authorization scopes") and guides, so a
+  // grant may ask for them as it may at Tink; the sandbox serves none of their endpoints.
+  "accounts:read",
+  "accounts:write",
+  "authorization:read",
+  "authorization:revoke",
+  "balance-refresh",
+  "balance-refresh:readonly",
+  "calendar:read",
+  "consents",
+  "consents:readonly",
+  "identity:read",
+  "link-session:write",
+  "payment:read",
+  "provider-consents:read",
+  "provider-consents:write",
+  "providers:read",
+  "transactions:read",
+  "transactions:write",
+  "user:write"
 ]
 
 const resolve = (options: SandboxOptions | undefined): Config => ({
@@ -26,7 +47,8 @@ const resolve = (options: SandboxOptions | undefined): Config => ({
   clientTokenTtlSeconds: options?.clientTokenTtlSeconds ?? 1800,
   userTokenTtlSeconds: options?.userTokenTtlSeconds ?? 7200,
   refreshStepMillis: options?.refreshStepMillis ?? 1000,
-  maxRecordedRequests: options?.maxRecordedRequests ?? 10_000
+  maxRecordedRequests: options?.maxRecordedRequests ?? 10_000,
+  legacyRequestId: options?.legacyRequestId ?? false
 })
 
 /** @internal */
@@ -68,17 +90,21 @@ export const make = (options?: SandboxOptions): Effect.Effect<Service> =>
         requireUser(userId, "addCredential"),
         Effect.map(Clock.currentTimeMillis, (now) => {
           const status = input?.status ?? "UPDATED"
+          const id = Ids.resourceId()
           const record = {
-            id: Ids.resourceId(),
+            id,
             userId,
             providerName: input?.providerName ?? "se-demobank-password",
             type: input?.type ?? "PASSWORD",
             fields: input?.fields ?? {},
             sessionExpiryDate: null,
             status,
-            statusPayload: null,
+            statusPayload: input?.statusPayload ?? null,
             statusUpdated: now,
             updated: status === "UPDATED" ? now : null,
+            supplementalInformation: input?.supplementalInformation === undefined
+              ? defaultSupplementalInformation(status, id)
+              : input.supplementalInformation,
             refreshStartedAt: null
           }
           store.putCredential(record)
