@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
+import type * as Schema from "effect/Schema"
 
 /**
  * The kinds of Tink resources the TTL table distinguishes.
@@ -100,12 +101,37 @@ export const ttlFor = (
  */
 export type QueryParams = ReadonlyArray<readonly [string, string]>
 
+/** A lone surrogate: a UTF-16 code unit that is half of a pair whose other half is missing. */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
+
+/**
+ * `encodeURIComponent`, made total: a lone surrogate has no UTF-8 form and makes it throw, so it
+ * is written `%u` and its four hex digits instead. That form never comes out of
+ * `encodeURIComponent` ("u" is not a hex digit, and a "%" in the input is encoded), so distinct
+ * strings keep distinct keys. Such a query is not sent: the request pipeline rejects it.
+ */
+const encodeComponent = (value: string): string => {
+  try {
+    return encodeURIComponent(value)
+  } catch {
+    let out = ""
+    let from = 0
+    for (const match of value.matchAll(loneSurrogate)) {
+      out += encodeURIComponent(value.slice(from, match.index)) +
+        `%u${match[0].charCodeAt(0).toString(16).toUpperCase()}`
+      from = match.index + 1
+    }
+    return out + encodeURIComponent(value.slice(from))
+  }
+}
+
 /**
  * The cache key of a request: path and query (and the method, when it is not GET). Every
  * repeated value is kept and the pairs are sorted, so the same query in another order shares the
  * entry while a different set of values never does. Components are percent-encoded, so no value
- * can forge a separator. A plain GET is keyed by its path alone: the string is usually a
- * constant, which keeps the cache-hit path free of string building.
+ * can forge a separator, and any string gives a key (a lone surrogate included). A plain GET is
+ * keyed by its path alone: the string is usually a constant, which keeps the cache-hit path free
+ * of string building.
  *
  * @since 0.1.0
  * @category policy
@@ -113,7 +139,117 @@ export type QueryParams = ReadonlyArray<readonly [string, string]>
 export const requestKey = (method: string, path: string, query: QueryParams = []): string => {
   const target = method === "GET" ? path : `${method} ${path}`
   if (query.length === 0) return target
-  const encoded = query.map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`)
+  const encoded = query.map(([name, value]) => `${encodeComponent(name)}=${encodeComponent(value)}`)
   encoded.sort()
   return `${target}?${encoded.join("&")}`
+}
+
+/**
+ * An entry's key within its scope: the partition (the session's token hash), the fingerprint of
+ * the response schema, and the request key. A value is only served to a read that would decode
+ * it with the same schema; the Redis store keys its entries with this string as is.
+ *
+ * @since 0.1.0
+ * @category policy
+ */
+export const entryKey = (partition: string, fingerprint: string, request: string): string =>
+  `${partition}\u0000${fingerprint}\u0000${request}`
+
+const fingerprints = new WeakMap<object, string>()
+
+/**
+ * A short, stable fingerprint of a schema: a 64-bit hash of its AST rendered to text (node
+ * kinds, literals, property names, annotations such as identifiers and filter parameters, and
+ * the source text of the functions it holds). The same code gives the same fingerprint in every
+ * process, so instances sharing a Redis agree on keys; it is a hash of the schema alone and
+ * holds no data. What a closure hides is not seen: Effect wraps the functions given to
+ * `Schema.transform` or `Schema.filter` in closures of its own, so two schemas that differ only
+ * there share a fingerprint; give them an `identifier` annotation to tell them apart. Memoized
+ * per schema object: reuse schema objects on hot paths.
+ *
+ * @since 0.1.0
+ * @category policy
+ */
+export const schemaFingerprint = (schema: Schema.Schema.All): string => {
+  let fingerprint = fingerprints.get(schema)
+  if (fingerprint === undefined) {
+    fingerprint = hash64(render(schema.ast))
+    fingerprints.set(schema, fingerprint)
+  }
+  return fingerprint
+}
+
+const symbolText = (symbol: symbol): string => Symbol.keyFor(symbol) ?? symbol.description ?? ""
+
+/**
+ * Renders a value (an AST) to text: own data properties in their (deterministic) order, symbol
+ * keys by name, functions by their source, a node seen before by its number, so recursive
+ * schemas terminate. Lazy (`Suspend`) nodes are rendered through their thunk.
+ */
+const render = (root: unknown): string => {
+  const seen = new Map<object, number>()
+  const out: Array<string> = []
+  const walk = (value: unknown): void => {
+    switch (typeof value) {
+      case "string":
+        out.push(JSON.stringify(value))
+        return
+      case "bigint":
+        out.push(`${value}n`)
+        return
+      case "symbol":
+        out.push(`@${JSON.stringify(symbolText(value))}`)
+        return
+      case "function":
+        out.push(`fn(${JSON.stringify(Function.prototype.toString.call(value))})`)
+        return
+      case "object":
+        break
+      default:
+        out.push(Object.is(value, -0) ? "-0" : String(value))
+        return
+    }
+    if (value === null) {
+      out.push("null")
+      return
+    }
+    const index = seen.get(value)
+    if (index !== undefined) {
+      out.push(`#${index}`)
+      return
+    }
+    seen.set(value, seen.size)
+    const record = value as Record<PropertyKey, unknown>
+    if (record["_tag"] === "Suspend" && typeof record["f"] === "function") {
+      out.push("Suspend(")
+      walk((record["f"] as () => unknown)())
+      out.push(")")
+      return
+    }
+    out.push(Array.isArray(value) ? "[" : "{")
+    for (const key of Reflect.ownKeys(value)) {
+      const descriptor = Object.getOwnPropertyDescriptor(value, key)!
+      out.push(typeof key === "symbol" ? `@${JSON.stringify(symbolText(key))}:` : `${JSON.stringify(key)}:`)
+      if ("value" in descriptor) walk(descriptor.value)
+      else out.push("get")
+      out.push(",")
+    }
+    out.push(Array.isArray(value) ? "]" : "}")
+  }
+  walk(root)
+  return out.join("")
+}
+
+/** Two 32-bit multiply-xorshift hashes of the text (cyrb53's mixing), as 14 base-36 digits. */
+const hash64 = (text: string): string => {
+  let h1 = 0xdeadbeef ^ text.length
+  let h2 = 0x41c6ce57 ^ text.length
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    h1 = Math.imul(h1 ^ code, 2654435761)
+    h2 = Math.imul(h2 ^ code, 1597334677)
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
+  return (h2 >>> 0).toString(36).padStart(7, "0") + (h1 >>> 0).toString(36).padStart(7, "0")
 }

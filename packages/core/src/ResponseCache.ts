@@ -5,17 +5,24 @@
  * makes a read that was in flight during the bump harmless: it was keyed under the old
  * generation, so it neither stores into nor is joined by readers of the new one (C6).
  *
+ * Values that come out of the cache are deeply frozen (arrays, plain objects, `Data`/`Schema.Class`
+ * instances and `Option`s in them), whichever the store: one caller cannot change what another
+ * one, or a later hit, gets.
+ *
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
+import * as Hash from "effect/Hash"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as CachePolicy from "./CachePolicy.js"
 import * as MemoryStore from "./internal/memoryStore.js"
 import * as SingleFlight from "./internal/singleFlight.js"
 import * as TinkMetrics from "./TinkMetrics.js"
@@ -36,6 +43,8 @@ export interface StoreRead<A> {
 /**
  * Where entries live. The memory store keeps decoded values; a shared store (Redis) uses the
  * schema to encode and decode. Every method is infallible: a failing store reads as a miss.
+ * Keys are built by `CachePolicy.entryKey` and include the schema's fingerprint, so a store that
+ * keys entries by `key` serves a value only to reads with the same schema.
  *
  * @since 0.1.0
  * @category models
@@ -45,14 +54,21 @@ export interface Store {
   /**
    * The same read, answered synchronously, for stores that live in memory: a cache hit then
    * takes no effect step of its own, which is most of what a hit costs. The result may be a
-   * reused object, valid until the next call.
+   * reused object, valid until the next call. `key` is the request key; an entry written with
+   * another schema is not returned.
    */
-  readonly readNow?: <A>(scope: string, partition: string, key: string, nowMillis: number) => StoreRead<A>
+  readonly readNow?: <A>(
+    scope: string,
+    partition: string,
+    key: string,
+    schema: Schema.Schema.All,
+    nowMillis: number
+  ) => StoreRead<A>
   /** Stores the value only if `generation` is still the scope's current one. */
   readonly write: <A, I>(entry: {
     readonly scope: string
     readonly generation: string
-    /** The entry's key within the scope: partition and request key together. */
+    /** The entry's key within the scope: partition, schema fingerprint and request key together. */
     readonly key: string
     /** The two parts of `key`, for stores that keep partitions apart (the memory store). */
     readonly partition?: string | undefined
@@ -114,7 +130,7 @@ export interface Stats {
 }
 
 /**
- * The cache service.
+ * The cache service. `lookup` returns deeply frozen values (see the module's doc).
  *
  * @since 0.1.0
  * @category models
@@ -131,8 +147,38 @@ export interface Service {
  */
 export class ResponseCache extends Context.Tag("@tink-effect/core/ResponseCache")<ResponseCache, Service>() {}
 
-/** A partition and a request key as one key; neither can hold the separator. */
-const entryKey = (partition: string, key: string): string => partition === "" ? key : `${partition}\u0000${key}`
+/** Whether freezing leaves the value working: plain data, and Effect's immutable data types. */
+const freezable = (value: object): boolean => {
+  if (Array.isArray(value)) return true
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null || value instanceof Data.Class ||
+    (Option.isOption(value) && Option.isSome(value))
+}
+
+/**
+ * Freezes a value and what it holds, so no caller can change what others get (a cached value is
+ * shared by every hit and every reader of a flight). Done once per value fetched (and per value
+ * a shared store decodes), never on a memory hit. Effect's data types cache their hash by
+ * defining a property on first use, which a frozen object refuses: it is computed first.
+ * Objects of other classes (Date, Map, Chunk, Redacted...) are left as they are.
+ */
+const freezeDeep = <A>(value: A): A => {
+  if (typeof value !== "object" || value === null || !freezable(value)) return value
+  const pending: Array<object> = [value]
+  const seen = new Set<object>()
+  while (pending.length > 0) {
+    const next = pending.pop()!
+    if (seen.has(next)) continue
+    seen.add(next)
+    if (Hash.isHash(next)) Hash.hash(next)
+    for (const key of Object.keys(next)) {
+      const child = (next as Record<string, unknown>)[key]
+      if (typeof child === "object" && child !== null && freezable(child)) pending.push(child)
+    }
+    Object.freeze(next)
+  }
+  return value
+}
 
 /**
  * Whether caching is switched off for the current fiber; set by `bypass`.
@@ -191,54 +237,72 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
     const miss = <A, I, E>(
       request: Lookup<A, I, E>,
       partition: string,
-      generation: string | undefined
+      generation: string | undefined,
+      key: string
     ): Effect.Effect<A, E> => {
-      const key = entryKey(partition, request.key)
-      const fetch = traced(request as Lookup<A, unknown, E>, "miss", request.fetch)
-      const fetchAndStore = generation === undefined
-        ? fetch
-        : Effect.tap(fetch, (value) =>
-          store.write({
-            scope: request.scope,
-            generation,
-            key,
-            partition,
-            requestKey: request.key,
-            value,
-            schema: request.schema,
-            ttl: request.ttl
-          }))
-      return flights.run(request.scope, `${generation ?? ""}\u0000${key}`, fetchAndStore, onStart, onJoin)
+      const fetch = Effect.map(traced(request as Lookup<A, unknown, E>, "miss", request.fetch), freezeDeep)
+      if (generation === undefined) {
+        // A read without a generation (the store failed or timed out, or the scope bypasses it)
+        // neither joins a flight nor is joined, and stores nothing. A flight is safe to join
+        // only if it started after every mutation that returned before this read started; the
+        // generation is what proves it, and a mutation through another instance is visible
+        // here only through the store that just failed. Without one, a flight started minutes
+        // earlier, before another instance deleted a credential, could answer this read.
+        // Reads with a generation never meet it either: their flight key holds the generation.
+        onStart()
+        return fetch
+      }
+      const fetchAndStore = Effect.tap(fetch, (value) =>
+        store.write({
+          scope: request.scope,
+          generation,
+          key,
+          partition,
+          requestKey: request.key,
+          value,
+          schema: request.schema,
+          ttl: request.ttl
+        }))
+      return flights.run(request.scope, `${generation}\u0000${key}`, fetchAndStore, onStart, onJoin)
     }
 
-    const answer = <A, I, E>(request: Lookup<A, I, E>, partition: string, read: StoreRead<A>): Effect.Effect<A, E> => {
-      if (Option.isNone(read.value)) return miss(request, partition, read.generation)
+    const hit = <A>(value: A): Effect.Effect<A> => {
       hits++
       TinkMetrics.cacheHits.unsafeUpdate(1, [])
-      return Effect.succeed(read.value.value)
+      return Effect.succeed(value)
     }
 
     const bypassing = <A, I, E>(request: Lookup<A, I, E>): Effect.Effect<A, E> =>
-      traced(request as Lookup<A, unknown, E>, "bypass", request.fetch)
+      Effect.map(traced(request as Lookup<A, unknown, E>, "bypass", request.fetch), freezeDeep)
 
     const readNow = store.readNow
     const lookup = <A, I, E>(request: Lookup<A, I, E>): Effect.Effect<A, E> =>
       Effect.withFiberRuntime((fiber) => {
         if (fiber.getFiberRef(bypassed)) return bypassing(request)
-        // C8: the partition is part of the key, for stores, joins and writes alike. The memory
-        // store takes it apart, so a hit builds no key string.
+        // C8: the partition is part of the key, for stores, joins and writes alike, and so is
+        // the schema: a value only goes to a read that decodes with the same schema. The memory
+        // store takes them apart, so a hit builds no key string.
         const partition = request.partition ?? ""
         if (readNow === undefined) {
+          const key = CachePolicy.entryKey(partition, CachePolicy.schemaFingerprint(request.schema), request.key)
           return Effect.flatMap(
-            store.read(request.scope, entryKey(partition, request.key), request.schema),
-            (read) => answer(request, partition, read)
+            store.read(request.scope, key, request.schema),
+            // A shared store decodes a fresh value per read: frozen too, so both stores behave alike.
+            (read) =>
+              Option.isSome(read.value)
+                ? hit(freezeDeep(read.value.value))
+                : miss(request, partition, read.generation, key)
           )
         }
         const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-        return answer(
+        const read = readNow<A>(request.scope, partition, request.key, request.schema, clock.unsafeCurrentTimeMillis())
+        // Values in the memory store were frozen when fetched.
+        if (Option.isSome(read.value)) return hit(read.value.value)
+        return miss(
           request,
           partition,
-          readNow<A>(request.scope, partition, request.key, clock.unsafeCurrentTimeMillis())
+          read.generation,
+          CachePolicy.entryKey(partition, CachePolicy.schemaFingerprint(request.schema), request.key)
         )
       })
 

@@ -1,6 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import { CachePolicy } from "@tink-effect/core"
-import { Duration } from "effect"
+import { Duration, FastCheck } from "effect"
+
+/** Any UTF-16 string, lone surrogates included, with the characters keys are built from. */
+const anyString = FastCheck.oneof(
+  FastCheck.string16bits({ maxLength: 12 }),
+  FastCheck.array(FastCheck.constantFrom("\uD800", "\uDFFF", "\uFFFD", "%", "u", "D800", "=", "&", "a", "𝕏"), {
+    maxLength: 8
+  }).map((parts) => parts.join(""))
+)
 
 describe("CachePolicy", () => {
   it("keeps every repeated query value in the key and normalises their order (C2)", () => {
@@ -29,5 +37,25 @@ describe("CachePolicy", () => {
       5
     )
     assert.strictEqual(Duration.toHours(CachePolicy.longestTtl()), 24)
+  })
+
+  it("gives a key for any string, lone surrogates included, and distinct strings distinct keys (10.11)", () => {
+    assert.strictEqual(CachePolicy.requestKey("GET", "/x", [["q", "\uD800"]]), "/x?q=%uD800")
+    assert.notStrictEqual(
+      CachePolicy.requestKey("GET", "/x", [["q", "\uD800"]]),
+      CachePolicy.requestKey("GET", "/x", [["q", "\uFFFD"]])
+    )
+    assert.notStrictEqual(
+      CachePolicy.requestKey("GET", "/x", [["q", "\uD800"]]),
+      CachePolicy.requestKey("GET", "/x", [["q", "%uD800"]])
+    )
+    FastCheck.assert(
+      FastCheck.property(anyString, anyString, anyString, (name, a, b) => {
+        const keyA = CachePolicy.requestKey("GET", "/x", [[name, a]])
+        const keyB = CachePolicy.requestKey("GET", "/x", [[name, b]])
+        return (keyA === keyB) === (a === b) && CachePolicy.requestKey("GET", "/x", [[a, name]]) !== undefined
+      }),
+      { numRuns: 2_000 }
+    )
   })
 })

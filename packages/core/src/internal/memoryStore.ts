@@ -1,6 +1,8 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type * as Schema from "effect/Schema"
+import * as CachePolicy from "../CachePolicy.js"
 import type { Store, StoreRead } from "../ResponseCache.js"
 
 /** One entry, also a link of the LRU list (least recently used at the head). */
@@ -8,6 +10,12 @@ interface Node {
   readonly key: string
   /** The map of its partition, to leave it on eviction. */
   readonly bucket: Map<string, Node>
+  /** The partition and the map that holds its bucket, to drop the bucket when it empties. */
+  readonly partition: string
+  readonly partitions: Map<string, Map<string, Node>>
+  /** The schema it was decoded with, and its fingerprint: served only to reads with the same. */
+  readonly schema: Schema.Schema.All
+  readonly fingerprint: string
   /** The value, wrapped once at write time so a hit allocates no Option. */
   readonly some: Option.Option<unknown>
   readonly expiresAt: number
@@ -22,15 +30,38 @@ interface ScopeEntries {
 }
 
 /**
+ * How much bookkeeping the store holds, for tests: each count is bounded by the capacity,
+ * whatever the churn of scopes and tokens.
+ *
+ * @internal
+ */
+export interface Census {
+  readonly entries: number
+  /** Scope records (current generation and partition map). */
+  readonly scopes: number
+  /** Partition maps reachable from scope records or entries. */
+  readonly partitions: number
+}
+
+/** @internal */
+export interface MemoryStore extends Store {
+  readonly census: () => Census
+}
+
+/**
  * An LRU of decoded values. Invalidating a scope swaps in a fresh generation with an empty map,
  * one map write whatever the number of entries (C11); the old entries can no longer be reached
  * and leave through the LRU. Generations come from one counter that never repeats, so a scope
  * whose marker was dropped can never see its old entries again (C10). The hit path looks up two
- * maps with strings that are usually constants, and relinks one node.
+ * maps with strings that are usually constants, compares the schema, and relinks one node.
+ *
+ * An entry is kept per (partition, request key); its schema is checked on a hit rather than
+ * being part of the map key, so a hit still builds no string. Two schemas read on one path
+ * replace each other's entry: correct, and rare in practice (one schema per path).
  *
  * @internal
  */
-export const make = (capacity: number): Store => {
+export const make = (capacity: number): MemoryStore => {
   const scopes = new Map<string, ScopeEntries>()
   const maxScopes = Math.max(1024, capacity * 2)
   let head: Node | undefined
@@ -56,9 +87,26 @@ export const make = (capacity: number): Store => {
     size++
   }
 
+  /**
+   * Takes an entry out of its bucket, and the bucket out of its partition map once it is empty:
+   * otherwise every token that ever wrote would leave an empty map behind (one per session in a
+   * rotating-token workload). This is a plain delete of a key that is gone for good, not the
+   * delete-and-reinsert that degrades on large V8 maps (see `renew`); a partition map holds at
+   * most `capacity` non-empty buckets.
+   */
+  const remove = (node: Node) => {
+    unlink(node)
+    if (node.bucket.get(node.key) !== node) return
+    node.bucket.delete(node.key)
+    if (node.bucket.size === 0 && node.partitions.get(node.partition) === node.bucket) {
+      node.partitions.delete(node.partition)
+    }
+  }
+
   // Replacing a scope's record is a plain `set`: a delete and re-insert to keep the map in LRU
   // order degrades badly on large V8 maps (measured: 60 µs per invalidation at 100 000 scopes).
-  // Scopes beyond the bound leave in the order they first appeared.
+  // Scopes beyond the bound leave in the order they first appeared. The old record's partition
+  // maps are then held only by its entries, and go with them.
   const renew = (scope: string): ScopeEntries => {
     const fresh: ScopeEntries = { generation: (++counter).toString(36), partitions: new Map() }
     scopes.set(scope, fresh)
@@ -74,14 +122,22 @@ export const make = (capacity: number): Store => {
     return result
   }
 
-  const readNow = <A>(scope: string, partition: string, key: string, now: number): StoreRead<A> => {
+  const readNow = <A>(
+    scope: string,
+    partition: string,
+    key: string,
+    schema: Schema.Schema.All,
+    now: number
+  ): StoreRead<A> => {
     const current = scopes.get(scope) ?? renew(scope)
-    const bucket = current.partitions.get(partition)
-    const node = bucket?.get(key)
+    const node = current.partitions.get(partition)?.get(key)
     if (node === undefined) return answer(current.generation, Option.none()) as StoreRead<A>
     if (node.expiresAt <= now) {
-      unlink(node)
-      bucket!.delete(key)
+      remove(node)
+      return answer(current.generation, Option.none()) as StoreRead<A>
+    }
+    // Another schema's value is not this read's: a miss, whose write replaces the entry.
+    if (node.schema !== schema && node.fingerprint !== CachePolicy.schemaFingerprint(schema)) {
       return answer(current.generation, Option.none()) as StoreRead<A>
     }
     if (node !== tail) {
@@ -91,19 +147,43 @@ export const make = (capacity: number): Store => {
     return answer(current.generation, node.some) as StoreRead<A>
   }
 
-  /** A combined key (partition, NUL, request key) taken apart, for the effectful `read`. */
+  /**
+   * A combined key taken apart, for the effectful methods: `CachePolicy.entryKey`'s partition and
+   * request key (the fingerprint is checked against the schema instead). Other keys are split at
+   * their first NUL, the same way for reads and writes.
+   */
   const split = (key: string): readonly [string, string] => {
     const at = key.indexOf("\u0000")
-    return at === -1 ? ["", key] : [key.slice(0, at), key.slice(at + 1)]
+    if (at === -1) return ["", key]
+    const next = key.indexOf("\u0000", at + 1)
+    return next === -1 ? [key.slice(0, at), key.slice(at + 1)] : [key.slice(0, at), key.slice(next + 1)]
+  }
+
+  const census = (): Census => {
+    const partitions = new Set<Map<string, Map<string, Node>>>()
+    let buckets = 0
+    for (const entries of scopes.values()) {
+      partitions.add(entries.partitions)
+      buckets += entries.partitions.size
+    }
+    // Records dropped by an invalidation are still held by their entries until these leave.
+    const counted = new Set<Map<string, Node>>()
+    for (let node = head; node !== undefined; node = node.next) {
+      if (partitions.has(node.partitions) || counted.has(node.bucket)) continue
+      counted.add(node.bucket)
+      buckets++
+    }
+    return { entries: size, scopes: scopes.size, partitions: buckets }
   }
 
   return {
     readNow,
-    read: (scope, key) =>
+    census,
+    read: (scope, key, schema) =>
       Effect.clockWith((clock) =>
         Effect.sync(() => {
           const [partition, requestKey] = split(key)
-          const read = readNow(scope, partition, requestKey, clock.unsafeCurrentTimeMillis())
+          const read = readNow(scope, partition, requestKey, schema, clock.unsafeCurrentTimeMillis())
           return { generation: read.generation, value: read.value } as StoreRead<any>
         })
       ),
@@ -126,6 +206,10 @@ export const make = (capacity: number): Store => {
           const node: Node = {
             key: requestKey,
             bucket,
+            partition,
+            partitions: current.partitions,
+            schema: entry.schema,
+            fingerprint: CachePolicy.schemaFingerprint(entry.schema),
             some: Option.some(entry.value),
             expiresAt: clock.unsafeCurrentTimeMillis() + ttl,
             prev: undefined,
@@ -133,11 +217,7 @@ export const make = (capacity: number): Store => {
           }
           bucket.set(requestKey, node)
           append(node)
-          while (size > capacity && head !== undefined) {
-            const evicted = head
-            unlink(evicted)
-            if (evicted.bucket.get(evicted.key) === evicted) evicted.bucket.delete(evicted.key)
-          }
+          while (size > capacity && head !== undefined) remove(head)
         })
       ),
     invalidate: (scope) =>
