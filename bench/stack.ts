@@ -3,7 +3,7 @@ import { ResponseCache, TinkClient, TinkConfig, TinkUser } from "@tink-effect/co
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 
 /** The whole stack over undici against `baseUrl`, with the given cache. */
-export const nodeRuntime = (baseUrl: string, cache: Layer.Layer<ResponseCache.ResponseCache>) =>
+export const nodeRuntime = (baseUrl: string, cache: Layer.Layer<ResponseCache.ResponseCache, unknown>) =>
   ManagedRuntime.make(
     TinkClient.layer.pipe(
       Layer.provideMerge(

@@ -7,10 +7,13 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { TinkClient, TinkConfig } from "@tink-effect/core"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as RedisUrl from "./internal/redisUrl.js"
 import * as ResponseCache from "./ResponseCache.js"
 
 /**
@@ -26,14 +29,15 @@ export interface Options {
 }
 
 /**
- * The Tink client, its cache and its configuration, over undici.
+ * The Tink client, its cache and its configuration, over undici. A malformed Redis URL fails with
+ * a `ConfigError` that never quotes it.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (
   options: Options
-): Layer.Layer<TinkClient.TinkClient | ResponseCache.ResponseCache | TinkConfig.TinkConfig> =>
+): Layer.Layer<TinkClient.TinkClient | ResponseCache.ResponseCache | TinkConfig.TinkConfig, ConfigError.ConfigError> =>
   TinkClient.layer.pipe(
     Layer.provideMerge(
       Layer.mergeAll(
@@ -61,15 +65,25 @@ export const layerConfig = (
 
 /**
  * The environment variables: `TINK_CLIENT_ID`, `TINK_CLIENT_SECRET`, `TINK_BASE_URL` (default
- * https://api.tink.com) and `TINK_REDIS_URL` (unset: memory cache). A missing variable fails
- * with a `ConfigError` naming it; the secret is read as `Redacted` and never echoed.
+ * https://api.tink.com) and `TINK_REDIS_URL` (unset: memory cache). A missing variable, or a
+ * malformed `TINK_REDIS_URL`, fails with a `ConfigError` naming it; the secret and the URL (which
+ * may hold a password) are read as `Redacted` and never echoed.
  *
  * @since 0.1.0
  * @category config
  */
 export const fromEnv: Config.Config<Options> = Config.all({
   config: TinkConfig.fromEnv,
-  redisUrl: Config.option(Config.redacted("TINK_REDIS_URL"))
+  redisUrl: Config.option(
+    Config.redacted("TINK_REDIS_URL").pipe(
+      Config.mapOrFail((url) => {
+        const problem = RedisUrl.problem(Redacted.value(url))
+        return problem === undefined
+          ? Either.right(url)
+          : Either.left(ConfigError.InvalidData(["TINK_REDIS_URL"], `The Redis URL ${problem}`))
+      })
+    )
+  )
 }).pipe(
   Config.map(({ config, redisUrl }) => ({
     config,

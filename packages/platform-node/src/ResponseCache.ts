@@ -3,8 +3,10 @@
  * process sharing the Redis sees: a mutation in one process invalidates the scope for all (C5).
  *
  * Layout, per namespace `ns` (default `"tink"`):
- * - `ns:gen:{scope}` holds the scope's generation: a random integer when created (C10), bumped
- *   by one atomic script on invalidation (C11), kept alive longer than any entry under it.
+ * - `ns:gen:{scope}` holds the scope's generation, `<epoch>:<integer>`: a random integer when
+ *   created (C10), bumped by one atomic script on invalidation (C11), kept alive longer than any
+ *   entry under it. The epoch is the Redis server's `run_id`: after a restart (possibly from an
+ *   older snapshot) or a failover, generations of the previous server are replaced, never trusted.
  * - `ns:e:{scope}:<generation>:<request key>` holds the JSON of the schema-encoded value, with
  *   the entry's TTL. The `{scope}` hash tag keeps a scope's keys on one cluster slot.
  *
@@ -20,9 +22,11 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
+import type * as Metric from "effect/Metric"
 import type * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as RedisMetrics from "./internal/redisMetrics.js"
 import * as RedisStore from "./internal/redisStore.js"
 
 /**
@@ -138,7 +142,8 @@ export const stats: Effect.Effect<Stats, never, ResponseCache> = Core.stats
 export interface RedisOptions {
   /**
    * `redis[s]://[[user][:password]@]host[:port][/db]`; default `redis://127.0.0.1:6379`. May be
-   * `Redacted`, since it can hold a password.
+   * `Redacted`, since it can hold a password. A malformed URL fails the store's construction with
+   * a `ConfigError` (path `url`) that never quotes it.
    */
   readonly url?: string | Redacted.Redacted<string> | undefined
   /** Prefix of every key, so several caches (or other data) can share one Redis; default `"tink"`. */
@@ -176,6 +181,15 @@ export interface RedisOptions {
  * fiber (retrying on `retrySchedule`) has delivered it. Each failure counts in `errors`
  * (`stats.storeErrors`); undelivered invalidations are logged with a short hash of the scope.
  *
+ * An invalidation Redis refuses to write (OOM at `maxmemory` under `noeviction`) deletes the
+ * scope's generation key instead, which Redis allows: old entries are unreachable for every
+ * instance, and the scope is not cached until Redis accepts writes again (counted in
+ * `invalidationFallbacks`, logged). Generations carry the epoch of the Redis server (its
+ * `run_id`, learnt on every connection before any command runs), so a Redis restarted from an
+ * older snapshot, or a failover to a lagging replica, never brings deleted data back. When the
+ * scope closes, pending invalidations get one last bounded delivery; those that fail are logged
+ * as an error and counted in `invalidationsLost`.
+ *
  * A read is one round trip (a Lua script reads the generation and the entry), a write and an
  * invalidation are one script each. `size` counts the namespace's entries with SCAN, stopping at
  * 100 000: it is meant for occasional `stats`, not for hot paths.
@@ -183,7 +197,9 @@ export interface RedisOptions {
  * @since 0.1.0
  * @category constructors
  */
-export const makeRedisStore: (options?: RedisOptions) => Effect.Effect<Store, never, Scope.Scope> = RedisStore.make
+export const makeRedisStore: (
+  options?: RedisOptions
+) => Effect.Effect<Store, ConfigError.ConfigError, Scope.Scope> = RedisStore.make
 
 /**
  * A cache whose entries live in Redis, shared by every process using the same Redis and namespace.
@@ -191,7 +207,27 @@ export const makeRedisStore: (options?: RedisOptions) => Effect.Effect<Store, ne
  * @since 0.1.0
  * @category layers
  */
-export const layerRedis = (options?: RedisOptions): Layer.Layer<ResponseCache> => layerStore(makeRedisStore(options))
+export const layerRedis = (options?: RedisOptions): Layer.Layer<ResponseCache, ConfigError.ConfigError> =>
+  layerStore(makeRedisStore(options))
+
+/**
+ * Invalidations Redis refused to write (e.g. OOM at `maxmemory` under `noeviction`) and that were
+ * applied by deleting the scope's generation key instead. Non-zero means Redis is full: give it
+ * memory or an eviction policy (see the README's Redis section).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const invalidationFallbacks: Metric.Metric.Counter<number> = RedisMetrics.invalidationFallbacks
+
+/**
+ * Scopes whose pending invalidation could not be delivered before the cache closed: other
+ * instances may serve those users' old entries until their TTL.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const invalidationsLost: Metric.Metric.Counter<number> = RedisMetrics.invalidationsLost
 
 /**
  * `layerRedis` with its options read from configuration.

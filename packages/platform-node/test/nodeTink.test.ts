@@ -2,11 +2,35 @@ import { assert, describe, it } from "@effect/vitest"
 import { TinkConfig } from "@tink-effect/core"
 import { NodeTink } from "@tink-effect/platform-node"
 import { ConfigProvider, Effect, Layer, Redacted } from "effect"
+import { assertSafeConfigError, badRedisUrls } from "./utils/badRedisUrls.js"
 
 const fromEnv = (env: Record<string, string>) =>
   Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" }))
 
 describe("NodeTink configuration from the environment", () => {
+  it.effect("a malformed TINK_REDIS_URL is a ConfigError naming it, never quoting the URL or its password", () =>
+    Effect.gen(function*() {
+      for (const url of badRedisUrls) {
+        const error = yield* Layer.build(NodeTink.layerEnv).pipe(
+          Effect.provide(fromEnv({ TINK_CLIENT_ID: "app", TINK_CLIENT_SECRET: "secret", TINK_REDIS_URL: url })),
+          Effect.scoped,
+          Effect.flip
+        )
+        assertSafeConfigError(error, "TINK_REDIS_URL")
+      }
+    }))
+
+  it.effect("NodeTink.layer with a malformed Redis URL fails with a safe ConfigError", () =>
+    Effect.gen(function*() {
+      for (const url of badRedisUrls) {
+        const error = yield* Layer.build(NodeTink.layer({
+          config: { clientId: "app", clientSecret: Redacted.make("secret") },
+          redis: { url: Redacted.make(url) }
+        })).pipe(Effect.scoped, Effect.flip)
+        assertSafeConfigError(error, "url")
+      }
+    }))
+
   it.effect("a missing variable is a ConfigError naming it, and the secret is never echoed", () =>
     Effect.gen(function*() {
       const secret = "s3cr3t-value-that-must-not-leak"

@@ -1,6 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, Deferred, Duration, Effect, Fiber, Layer, Ref, Schedule, Schema } from "effect"
+import {
+  Config,
+  ConfigProvider,
+  Deferred,
+  Duration,
+  Effect,
+  Fiber,
+  Layer,
+  Redacted,
+  Ref,
+  Schedule,
+  Schema
+} from "effect"
 import * as ResponseCache from "../src/ResponseCache.js"
+import { assertSafeConfigError, badRedisUrls } from "./utils/badRedisUrls.js"
 import { type Admin, admin, monitor, namespace, redisTarget, redisUrl } from "./utils/redis.js"
 import * as TcpProxy from "./utils/tcpProxy.js"
 
@@ -45,6 +58,23 @@ const generationKey = (ns: string, scope: string) => `${ns}:gen:{${scope}}`
 const generationOf = (redis: Admin, ns: string, scope: string) =>
   Effect.map(redis.send(["GET", generationKey(ns, scope)]), (reply) => reply as string | null)
 
+/** Generations are `<epoch>:<integer>`; the integer part, for checking bumps. */
+const counterOf = (generation: string | null) => BigInt(generation!.slice(generation!.indexOf(":") + 1))
+
+/**
+ * The one entry key of a scope's generation ending with `request` (the cache puts a partition and
+ * the schema's fingerprint in front of the request key).
+ */
+const entryKeyOf = (redis: Admin, ns: string, scope: string, generation: string | null, request: string) =>
+  Effect.map(
+    redis.send(["KEYS", `${ns}:e:{${scope}}:${generation}:*`]),
+    (keys) => {
+      const found = (keys as ReadonlyArray<string>).filter((key) => key.endsWith(request))
+      assert.lengthOf(found, 1)
+      return found[0]!
+    }
+  )
+
 /** Polls (every 10 ms, for at most 1.5 s) until `effect` gives a value satisfying `done`. */
 const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, done: (a: A) => boolean) =>
   effect.pipe(
@@ -54,6 +84,18 @@ const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, done: (a: A) => boo
   )
 
 describe("Redis response store", () => {
+  it.scopedLive("a malformed URL is a ConfigError naming the url option, never quoting it (plain or Redacted)", () =>
+    Effect.gen(function*() {
+      for (const url of badRedisUrls) {
+        for (const given of [url, Redacted.make(url)]) {
+          const error = yield* Effect.flip(ResponseCache.makeRedisStore({ url: given }))
+          assertSafeConfigError(error, "url")
+          const fromLayer = yield* Layer.build(ResponseCache.layerRedis({ url: given })).pipe(Effect.flip)
+          assertSafeConfigError(fromLayer, "url")
+        }
+      }
+    }))
+
   it.scopedLive("serves a hit after a miss, in one Redis round trip", () =>
     Effect.gen(function*() {
       const ns = namespace()
@@ -113,7 +155,7 @@ describe("Redis response store", () => {
       assert.strictEqual(yield* Ref.get(calls), 1)
 
       const generation = yield* generationOf(redis, ns, "u:ada")
-      const entryKey = `${ns}:e:{u:ada}:${generation}:GET /data/v2/accounts/acc-1`
+      const entryKey = yield* entryKeyOf(redis, ns, "u:ada", generation, "GET /data/v2/accounts/acc-1")
       assert.deepStrictEqual(JSON.parse((yield* redis.send(["GET", entryKey])) as string), {
         id: "acc-1",
         balance: "12.5",
@@ -134,7 +176,8 @@ describe("Redis response store", () => {
       const tink = yield* upstream
       yield* read(cache, "u:bob", tink.fetch)
       const generation = yield* generationOf(redis, ns, "u:bob")
-      yield* redis.send(["SET", `${ns}:e:{u:bob}:${generation}:GET /api/v1/user`, "{\"version\":\"x\"}", "PX", "60000"])
+      const entryKey = yield* entryKeyOf(redis, ns, "u:bob", generation, "GET /api/v1/user")
+      yield* redis.send(["SET", entryKey, "{\"version\":\"x\"}", "PX", "60000"])
 
       assert.deepStrictEqual(yield* read(cache, "u:bob", tink.fetch), { version: 2 })
       assert.deepStrictEqual(yield* read(cache, "u:bob", tink.fetch), { version: 2 })
@@ -196,7 +239,7 @@ describe("Redis response store", () => {
       const tink = yield* upstream
       yield* read(cache, "u:erin", tink.fetch)
       const before = yield* generationOf(redis, ns, "u:erin")
-      const oldEntry = `${ns}:e:{u:erin}:${before}:GET /api/v1/user`
+      const oldEntry = yield* entryKeyOf(redis, ns, "u:erin", before, "GET /api/v1/user")
 
       yield* redis.send(["DEL", generationKey(ns, "u:erin")])
       assert.deepStrictEqual(yield* read(cache, "u:erin", tink.fetch), { version: 2 })
@@ -314,7 +357,7 @@ describe("Redis response store", () => {
       const other = yield* upstream
       yield* read(cache, "u:judy", tink.fetch)
       yield* read(cache, "u:other", other.fetch)
-      const generation = BigInt((yield* generationOf(redis, ns, "u:judy"))!)
+      const generation = counterOf(yield* generationOf(redis, ns, "u:judy"))
 
       yield* proxy.cut
       yield* cache.invalidate("u:judy")
@@ -335,7 +378,7 @@ describe("Redis response store", () => {
         ([x, y]) => x.version === y.version
       )
       assert.deepStrictEqual(x, y)
-      assert.strictEqual(BigInt((yield* generationOf(redis, ns, "u:judy"))!), generation + 2n)
+      assert.strictEqual(counterOf(yield* generationOf(redis, ns, "u:judy")), generation + 2n)
     }))
 
   it.scopedLive("C9: Redis not answering: a read is a miss within the bound, not an error", () =>

@@ -9,24 +9,38 @@ export interface Script {
 const script = (source: string): Script => ({ source, sha: createHash("sha1").update(source).digest("hex") })
 
 /**
+ * Generations are `<epoch>:<integer>`. The epoch names the Redis server process the instance is
+ * connected to (its `run_id`): a generation of another epoch was written before a restart or a
+ * failover, possibly into a data set that has since rolled back, so it is never trusted and is
+ * replaced by a fresh random one (the old entries become unreachable).
+ */
+const current = `local generation = redis.call("GET", KEYS[1])
+local prefix = ARGV[1] .. ":"
+local mine = generation and string.sub(generation, 1, string.len(prefix)) == prefix
+`
+
+/**
  * One round trip for a cached read: the scope's generation (created at the caller's random value
- * when missing) and the entry under it.
+ * when missing or of another epoch) and the entry under it.
  *
- * KEYS[1] generation key. ARGV[1] entry key prefix (`ns:e:{scope}:`), ARGV[2] request key,
- * ARGV[3] fresh random generation, ARGV[4] generation TTL in ms.
+ * KEYS[1] generation key. ARGV[1] epoch, ARGV[2] entry key prefix (`ns:e:{scope}:`), ARGV[3]
+ * request key, ARGV[4] fresh random integer, ARGV[5] generation TTL in ms.
  * Returns `{ generation, entry | nil }`.
+ *
+ * When Redis refuses to create the generation (OOM under `noeviction`), the script fails: the
+ * read is a miss without a generation, which stores nothing.
  *
  * The entry key is derived here from the generation just read, so it cannot be declared in KEYS;
  * it carries the same `{scope}` hash tag as KEYS[1], so it lives in the same cluster slot.
  *
  * @internal
  */
-export const read = script(`local generation = redis.call("GET", KEYS[1])
-if not generation then
-  redis.call("SET", KEYS[1], ARGV[3], "NX", "PX", ARGV[4])
-  return { ARGV[3], false }
+export const read = script(`${current}if not mine then
+  local fresh = prefix .. ARGV[4]
+  redis.call("SET", KEYS[1], fresh, "PX", ARGV[5])
+  return { fresh, false }
 end
-return { generation, redis.call("GET", ARGV[1] .. generation .. ":" .. ARGV[2]) }
+return { generation, redis.call("GET", ARGV[2] .. generation .. ":" .. ARGV[3]) }
 `)
 
 /**
@@ -50,19 +64,30 @@ return 1
 `)
 
 /**
- * Moves a scope to a new generation in one atomic step (C11: no key is scanned): INCR when the
- * generation is a number, else a fresh random value (C10); either way its TTL is reset.
+ * Moves a scope to a new generation in one atomic step (C11: no key is scanned): the next integer
+ * in this epoch, else a fresh random one (C10); either way its TTL is reset.
  *
- * KEYS[1] generation key. ARGV[1] fresh random generation, ARGV[2] generation TTL in ms.
+ * If Redis refuses the write (OOM under `noeviction`: SET is a denyoom command, DEL is not), the
+ * generation key is deleted instead. That makes the old entries unreachable just as well: the
+ * next generation starts at a fresh random value, and until Redis can store one, reads of the
+ * scope fail (misses that store nothing).
+ *
+ * KEYS[1] generation key. ARGV[1] epoch, ARGV[2] fresh random integer, ARGV[3] generation TTL
+ * in ms. Returns 1 when bumped, 2 when Redis refused and the key was deleted instead.
  *
  * @internal
  */
-export const invalidate = script(`local current = redis.call("GET", KEYS[1])
-if current and string.len(current) < 16 and string.match(current, "^%d+$") then
-  redis.call("INCR", KEYS[1])
-  redis.call("PEXPIRE", KEYS[1], ARGV[2])
+export const invalidate = script(`${current}local counter = mine and string.sub(generation, string.len(prefix) + 1)
+local next
+if counter and string.len(counter) < 16 and string.match(counter, "^%d+$") then
+  next = prefix .. string.format("%d", tonumber(counter) + 1)
 else
-  redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+  next = prefix .. ARGV[2]
+end
+local reply = redis.pcall("SET", KEYS[1], next, "PX", ARGV[3])
+if type(reply) == "table" and reply.err then
+  redis.call("DEL", KEYS[1])
+  return 2
 end
 return 1
 `)

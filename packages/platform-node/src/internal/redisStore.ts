@@ -1,4 +1,5 @@
 import { CachePolicy, type ResponseCache, TinkMetrics } from "@tink-effect/core"
+import * as ConfigError from "effect/ConfigError"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -10,7 +11,9 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import { createClient } from "redis"
+import * as Metrics from "./redisMetrics.js"
 import * as Scripts from "./redisScripts.js"
+import * as RedisUrl from "./redisUrl.js"
 
 /** The public options, documented where users read them. @internal */
 export type Options = import("../ResponseCache.js").RedisOptions
@@ -31,6 +34,12 @@ interface Pending {
 const connectWait = Duration.seconds(1)
 /** How long closing waits for replies still due before the socket is destroyed. */
 const closeWait = Duration.seconds(1)
+/**
+ * How long a last delivery of pending invalidations may hold up closing: `invalidationTimeout`,
+ * but at least long enough for a reconnection (node-redis backs off up to ~1 s) and at most 5 s.
+ */
+const lastDeliveryFloor = Duration.seconds(2)
+const lastDeliveryCap = Duration.seconds(5)
 /** `size` stops counting here: it is a SCAN, O(keys in the database). */
 const sizeCap = 100_000
 
@@ -39,12 +48,22 @@ const defaultSchedule: Schedule.Schedule<unknown, unknown> = Schedule.union(
   Schedule.spaced("5 seconds")
 )
 
-/** Generations start at a random 47-bit integer, so a lost generation key never revives old entries (C10). */
 /**
  * A random start for a generation (C10). It only has to differ from the generations a lost key
  * once had, not be unguessable: 47 random bits make a repeat negligible.
  */
 const freshGeneration = (): string => String(Math.floor(Math.random() * 2 ** 47))
+
+/**
+ * The epoch of a connection: the server's `run_id`, random per redis-server process (a promoted
+ * replica has its own). Any event that can roll the data set back (a restart from a snapshot, a
+ * failover) changes it, and every generation carries it, so generations written before are
+ * never trusted again.
+ */
+const epochOf = (info: unknown): string | undefined => {
+  const match = typeof info === "string" ? /^run_id:([0-9a-f]{40})\s*$/m.exec(info) : null
+  return match === null ? undefined : match[1]!.slice(0, 16)
+}
 
 /** Scopes are user ids or token hashes: logs carry a short hash of them, never the scope itself. */
 const scopeTag = (scope: string): string => createHash("sha256").update(scope).digest("hex").slice(0, 12)
@@ -56,8 +75,19 @@ const reconnectStrategy = (retries: number): number =>
   Math.min(1000, 20 * 2 ** Math.min(retries, 6)) + Math.floor(Math.random() * 20)
 
 /** @internal */
-export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, never, Scope.Scope> =>
+export const make = (
+  options: Options = {}
+): Effect.Effect<ResponseCache.Store, ConfigError.ConfigError, Scope.Scope> =>
   Effect.gen(function*() {
+    const url = options.url === undefined
+      ? "redis://127.0.0.1:6379"
+      : Redacted.isRedacted(options.url)
+      ? Redacted.value(options.url)
+      : options.url
+    const problem = RedisUrl.problem(url)
+    if (problem !== undefined) {
+      return yield* Effect.fail(ConfigError.InvalidData(["url"], `The Redis URL ${problem}`))
+    }
     const namespace = options.namespace ?? "tink"
     const timeout = Duration.decode(options.timeout ?? Duration.millis(20))
     // setTimeout takes at most 2^31 - 1 ms; an infinite bound means no timer at all.
@@ -74,20 +104,33 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
       ))
     ))
     const retrySchedule = options.retrySchedule ?? defaultSchedule
+    const lastDeliveryWait = Duration.min(
+      Duration.max(Duration.decode(options.invalidationTimeout ?? Duration.seconds(1)), lastDeliveryFloor),
+      lastDeliveryCap
+    )
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
     const storeScope = yield* Effect.scope
 
+    /**
+     * The connection commands go through: `socket` counts node-redis's sockets, `epoch` is the
+     * epoch of the current one, undefined from the moment a new socket connects until its server
+     * told its `run_id`. No command runs without an epoch, so nothing reaches a restarted or
+     * failed-over server under the epoch of the one before (the offline queue is off too).
+     */
+    const link: { socket: number; epoch: string | undefined; last: string | undefined } = {
+      socket: 0,
+      epoch: undefined,
+      last: undefined
+    }
+    const epochWaiters = new Set<() => void>()
+
     const client = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const client = createClient({
-          url: options.url === undefined
-            ? "redis://127.0.0.1:6379"
-            : Redacted.isRedacted(options.url)
-            ? Redacted.value(options.url)
-            : options.url,
+          url,
           // Fail at once while disconnected instead of queueing: a cache command that cannot run
-          // now is a miss, not something to replay later.
+          // now is a miss, not something to replay later (possibly on another server).
           disableOfflineQueue: true,
           socket: { reconnectStrategy }
         })
@@ -95,7 +138,14 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
         // would crash. Log the loss of the connection once, and its return.
         let up = false
         let lost = false
+        // From the moment the socket is lost, no epoch: what comes next may be another server.
+        const forget = () => {
+          if (!client.isReady) link.epoch = undefined
+        }
+        client.on("reconnecting", forget)
+        client.on("end", forget)
         client.on("error", (error: unknown) => {
+          forget()
           if (!up) return
           up = false
           lost = true
@@ -105,7 +155,13 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
             )
           )
         })
+        // Emitted for every new socket before it is ready: from here on, no epoch.
+        client.on("connect", () => {
+          link.socket++
+          link.epoch = undefined
+        })
         client.on("ready", () => {
+          learnEpoch(client, link.socket)
           if (up) return
           up = true
           runFork(
@@ -123,11 +179,44 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
           Effect.orElse(() => Effect.sync(() => client.destroy()))
         )
     )
-    // Wait for the first connection attempt (at most `connectWait`), so a fresh store can serve
-    // hits at once. If it fails, reads are misses while node-redis keeps reconnecting in the
-    // background; `connect()` settles only then (or rejects when the client is closed).
+
+    /** Asks the server of socket number `socket` for its epoch; ignored if the socket changed meanwhile. */
+    function learnEpoch(redis: typeof client, socket: number) {
+      redis.sendCommand(["INFO", "server"]).then(
+        (info) => {
+          if (link.socket !== socket) return
+          const epoch = epochOf(info)
+          if (epoch === undefined) {
+            runFork(Effect.logError("Redis response cache: INFO shows no run_id; serving misses"))
+            return
+          }
+          if (link.last !== undefined && link.last !== epoch) {
+            runFork(Effect.logWarning(
+              "Redis response cache: now on another Redis server process (restart or failover); entries cached before are ignored"
+            ))
+          }
+          link.last = epoch
+          link.epoch = epoch
+          for (const waiter of epochWaiters) waiter()
+        },
+        (error: unknown) => {
+          // A dropped socket is handled by the next one; anything else (e.g. INFO denied by an
+          // ACL) leaves the store serving misses, so say so.
+          if (link.socket !== socket || !redis.isReady) return
+          runFork(
+            Effect.logError("Redis response cache: INFO failed, serving misses until the next connection").pipe(
+              Effect.annotateLogs("error", error instanceof Error ? error.message : String(error))
+            )
+          )
+        }
+      )
+    }
+
+    // Wait for the first connection attempt and its epoch (at most `connectWait`), so a fresh
+    // store can serve hits at once. If it fails, reads are misses while node-redis keeps
+    // reconnecting in the background; `connect()` settles only then (or rejects when closed).
     const connected = yield* Effect.async<boolean>((resume) => {
-      const onReady = () => {
+      const onEpoch = () => {
         detach()
         resume(Effect.succeed(true))
       }
@@ -136,10 +225,10 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
         resume(Effect.succeed(false))
       }
       const detach = () => {
-        client.off("ready", onReady)
+        epochWaiters.delete(onEpoch)
         client.off("error", onError)
       }
-      client.once("ready", onReady)
+      epochWaiters.add(onEpoch)
       client.once("error", onError)
       client.connect().catch(() => undefined)
       return Effect.sync(detach)
@@ -167,10 +256,15 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
      */
     const command = <A>(
       operation: string,
-      run: () => Promise<A>,
+      run: (epoch: string, socket: number) => Promise<A>,
       limit: { readonly ms: number | undefined; readonly text: string } = readBound
     ): Effect.Effect<A, RedisStoreError> =>
       Effect.async<A, RedisStoreError>((resume) => {
+        const epoch = link.epoch
+        if (epoch === undefined) {
+          resume(Effect.fail(new RedisStoreError({ operation, cause: "not connected to a known Redis server" })))
+          return
+        }
         let settled = false
         const settle = (effect: Effect.Effect<A, RedisStoreError>) => {
           if (settled) return
@@ -183,7 +277,7 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
           limit.ms
         )
         try {
-          run().then(
+          run(epoch, link.socket).then(
             (reply) => settle(Effect.succeed(reply)),
             (cause: unknown) => settle(Effect.fail(new RedisStoreError({ operation, cause })))
           )
@@ -201,13 +295,16 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
       operation: string,
       script: Scripts.Script,
       keys: ReadonlyArray<string>,
-      args: ReadonlyArray<string>,
+      args: (epoch: string) => ReadonlyArray<string>,
       limit = readBound
     ): Effect.Effect<unknown, RedisStoreError> =>
-      command(operation, () => {
-        const tail = [String(keys.length), ...keys, ...args]
+      command(operation, (epoch, socket) => {
+        const tail = [String(keys.length), ...keys, ...args(epoch)]
         return client.sendCommand(["EVALSHA", script.sha, ...tail]).catch((error: unknown) => {
           if (error instanceof Error && error.message.startsWith("NOSCRIPT")) {
+            // A restart flushes scripts: never send the fallback to a server other than the one
+            // the epoch was learnt from.
+            if (link.socket !== socket || link.epoch !== epoch) throw new Error("the connection changed")
             return client.sendCommand(["EVAL", script.source, ...tail])
           }
           throw error
@@ -256,7 +353,8 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
       Effect.suspend((): Effect.Effect<ResponseCache.StoreRead<A>> => {
         // An invalidation of this scope has not reached Redis: bypass the shared store (C9).
         if (pending.has(scope)) return Effect.succeed(miss)
-        return evalScript("read", Scripts.read, [generationKey(scope)], [
+        return evalScript("read", Scripts.read, [generationKey(scope)], (epoch) => [
+          epoch,
           entryPrefix(scope),
           key,
           freshGeneration(),
@@ -287,7 +385,12 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
             evalScript("write", Scripts.write, [
               generationKey(entry.scope),
               `${entryPrefix(entry.scope)}${entry.generation}:${entry.key}`
-            ], [entry.generation, value, String(ttlMs), generationTtlMs])
+            ], (epoch) =>
+              // A value read under another epoch is not stored: the script would refuse it anyway
+              // (generations carry their epoch), this only saves the round trip's value.
+              entry.generation.startsWith(`${epoch}:`)
+                ? [entry.generation, value, String(ttlMs), generationTtlMs]
+                : ["", "", "1", "1"])
           ),
           Effect.asVoid,
           Effect.catchAll((error) => failed(error, entry.scope))
@@ -296,13 +399,28 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
 
     // A longer bound than reads: an invalidation that times out while Redis is merely slow goes
     // pending, and other instances may serve the old entry until it is redelivered (C5 vs C9).
+    // Redis refusing the bump (OOM) made the script delete the generation key instead: delivered,
+    // but Redis is in trouble, so it is counted and logged every time.
     const bump = (scope: string) =>
       evalScript(
         "invalidate",
         Scripts.invalidate,
         [generationKey(scope)],
-        [freshGeneration(), generationTtlMs],
+        (epoch) => [epoch, freshGeneration(), generationTtlMs],
         invalidationBound
+      ).pipe(
+        Effect.tap((reply) =>
+          reply === 2
+            ? Effect.suspend(() => {
+              errors++
+              TinkMetrics.cacheStoreErrors.unsafeUpdate(1, [])
+              Metrics.invalidationFallbacks.unsafeUpdate(1, [])
+              return Effect.logWarning(
+                "Redis response cache: Redis refused to write an invalidation (maxmemory?); its generation key was deleted instead, and the scope is not cached until Redis accepts writes"
+              ).pipe(Effect.annotateLogs("scope", scopeTag(scope)))
+            })
+            : Effect.void
+        )
       )
 
     /**
@@ -405,6 +523,55 @@ export const make = (options: Options = {}): Effect.Effect<ResponseCache.Store, 
         )
       )
     })
+
+    /**
+     * On close, one last bounded delivery of the invalidations still pending (the redelivery
+     * fibers have been interrupted by then: they were forked into this scope after this finalizer
+     * was added). What cannot be delivered is lost for the other instances, which may serve those
+     * scopes' old entries until their TTL: logged as an error with the count, and counted.
+     */
+    const lastDelivery = Effect.suspend(() => {
+      const scopes = Array.from(pending.keys())
+      if (scopes.length === 0) return Effect.void
+      let delivered = 0
+      // Not connected (the usual case after an outage): wait for the connection and its epoch.
+      const connection = Effect.async<void>((resume) => {
+        if (link.epoch !== undefined) return resume(Effect.void)
+        const onEpoch = () => {
+          epochWaiters.delete(onEpoch)
+          resume(Effect.void)
+        }
+        epochWaiters.add(onEpoch)
+        return Effect.sync(() => epochWaiters.delete(onEpoch))
+      })
+      return Effect.zipRight(
+        connection,
+        Effect.forEach(scopes, (scope) =>
+          bump(scope).pipe(
+            Effect.tap(() => {
+              delivered++
+              pending.delete(scope)
+            }),
+            Effect.ignore
+          ), { concurrency: "unbounded", discard: true })
+      ).pipe(
+        Effect.interruptible,
+        Effect.timeoutTo({ duration: lastDeliveryWait, onTimeout: () => undefined, onSuccess: () => undefined }),
+        Effect.zipRight(Effect.suspend(() => {
+          const lost = scopes.length - delivered
+          if (lost === 0) {
+            return Effect.logInfo("Redis response cache: pending invalidations delivered at close").pipe(
+              Effect.annotateLogs("scopes", delivered)
+            )
+          }
+          Metrics.invalidationsLost.unsafeUpdate(lost, [])
+          return Effect.logError(
+            `Redis response cache: ${lost} pending invalidation(s) lost at close; other instances may serve those users' old entries until their TTL`
+          ).pipe(Effect.annotateLogs({ lost, delivered }))
+        }))
+      )
+    })
+    yield* Effect.addFinalizer(() => lastDelivery)
 
     return {
       read,

@@ -16,14 +16,16 @@ import {
   Context,
   Duration,
   Effect,
+  Exit,
   Layer,
   Logger,
+  Metric,
   Option,
   Random,
   Redacted,
   Schedule,
   Schema,
-  type Scope
+  Scope
 } from "effect"
 import * as Net from "node:net"
 import * as Redis from "../utils/redis.js"
@@ -44,13 +46,13 @@ const capture = Logger.replace(
   })
 )
 
-const setup = (redisUrl: string) =>
+const setup = (redisUrl: string, extra: Partial<ResponseCache.RedisOptions> = {}) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(SandboxServer.layer())
     const server = Context.get(context, SandboxServer.SandboxServer)
     const sandbox = Context.get(context, Sandbox.Sandbox)
     const namespace = Redis.namespace()
-    const instance = (): Effect.Effect<Instance, never, Scope.Scope> =>
+    const instance = (more: Partial<ResponseCache.RedisOptions> = {}): Effect.Effect<Instance, never, Scope.Scope> =>
       Layer.build(
         TinkClient.layer.pipe(
           Layer.provideMerge(
@@ -65,13 +67,15 @@ const setup = (redisUrl: string) =>
                 namespace,
                 timeout: "50 millis",
                 generationTtl: "2 minutes",
-                retrySchedule: Schedule.spaced("20 millis")
+                retrySchedule: Schedule.spaced("20 millis"),
+                ...extra,
+                ...more
               }),
               NodeHttpClient.layerUndici
             )
           )
         )
-      )
+      ).pipe(Effect.orDie)
     const a = yield* instance()
     const b = yield* instance()
     const { userId } = yield* sandbox.createUser({})
@@ -98,7 +102,35 @@ const setup = (redisUrl: string) =>
         Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("caching never resumed") }),
         Effect.orDie
       )
-    return { a, b, kept: kept.id, doomed: doomed.id, ids, remove, upstream, stats, hitsAgain, namespace }
+    /**
+     * Polls until a read through `on` is a hit again, checking that every read meanwhile returned
+     * exactly `expected` (so a stale hit fails at once).
+     */
+    const hitsAgainWith = (on: Instance, expected: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const before = (yield* stats(on)).hits
+        assert.deepStrictEqual(yield* ids(on), [...expected].sort())
+        return (yield* stats(on)).hits > before
+      }).pipe(
+        Effect.repeat({ schedule: Schedule.spaced("20 millis"), until: (hit) => hit }),
+        Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("caching never resumed") }),
+        Effect.orDie
+      )
+    return {
+      userId,
+      a,
+      b,
+      kept: kept.id,
+      doomed: doomed.id,
+      ids,
+      remove,
+      upstream,
+      stats,
+      hitsAgain,
+      hitsAgainWith,
+      instance,
+      namespace
+    }
   })
 
 describe("Redis failing under two instances (C9)", () => {
@@ -173,6 +205,129 @@ describe("Redis failing under two instances (C9)", () => {
       assert.isAbove((yield* t.stats(t.a)).storeErrors, 0)
       assert.isTrue(logged.some((line) => /connection lost/.test(line)), "the loss was logged")
     }).pipe(Effect.scoped, Effect.provide(capture)))
+})
+
+/*
+ * Redis refusing writes (full), losing writes (restarted from an older snapshot), and an instance
+ * closing with an invalidation still pending (a rolling deploy). Each on a redis-server of the
+ * test's own, except the close tests, which reach the shared Redis through a fault proxy.
+ */
+describe("Redis full, rolled back, and instances closing (C5 under C9)", () => {
+  it.live(
+    "full (maxmemory, noeviction): an invalidation Redis refuses still reaches every instance; counted, logged",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* RedisServer.makeWith({ args: ["--maxmemory", "4mb", "--maxmemory-policy", "noeviction"] })
+        const t = yield* setup(redis.url)
+        yield* t.ids(t.a)
+        yield* t.ids(t.b)
+        assert.strictEqual(yield* t.upstream, 1)
+        assert.isAbove(yield* redis.fill, 0)
+        assert.lengthOf(yield* t.ids(t.b), 2, "a full Redis still serves reads")
+        assert.strictEqual(yield* t.upstream, 1)
+
+        const fallbacks = (yield* Metric.value(ResponseCache.invalidationFallbacks)).count
+        yield* t.remove(t.a, t.doomed)
+        assert.deepStrictEqual(yield* t.ids(t.b), [t.kept], "B never serves the deleted credential")
+        assert.deepStrictEqual(yield* t.ids(t.a), [t.kept])
+        assert.deepStrictEqual(yield* t.ids(t.b), [t.kept])
+        assert.isAbove((yield* Metric.value(ResponseCache.invalidationFallbacks)).count, fallbacks, "counted")
+        assert.isTrue(logged.some((line) => /WARN .*refused to write an invalidation/.test(line)), "logged")
+
+        yield* redis.send(["CONFIG", "SET", "maxmemory", "0"])
+        yield* t.hitsAgainWith(t.a, [t.kept])
+        yield* t.hitsAgainWith(t.b, [t.kept])
+      }).pipe(Effect.scoped, Effect.provide(capture)),
+    30_000
+  )
+
+  it.live(
+    "restarted from an older snapshot: deleted data never comes back, on any instance",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* RedisServer.make
+        const t = yield* setup(redis.url)
+        yield* t.ids(t.a)
+        yield* t.ids(t.b)
+        assert.strictEqual(yield* t.upstream, 1)
+        yield* redis.save
+        yield* t.remove(t.a, t.doomed)
+        assert.deepStrictEqual(yield* t.ids(t.b), [t.kept])
+        yield* t.hitsAgainWith(t.b, [t.kept])
+
+        // The snapshot holds the generation from before the delete, and the entry under it.
+        yield* redis.restart
+        yield* t.hitsAgainWith(t.b, [t.kept])
+        yield* t.hitsAgainWith(t.a, [t.kept])
+        const c = yield* t.instance()
+        yield* t.hitsAgainWith(c, [t.kept])
+        assert.isTrue(logged.some((line) => /another Redis server process/.test(line)), "the change was logged")
+      }).pipe(Effect.scoped, Effect.provide(capture)),
+    30_000
+  )
+
+  /** A third instance reaching the shared Redis through a fault proxy, in a scope of its own. */
+  const closable = (t: Effect.Effect.Success<ReturnType<typeof setup>>, url: string) =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const instance = yield* t.instance({
+        url,
+        invalidationTimeout: "200 millis",
+        // The first redelivery is far off: whatever is delivered, is delivered at close.
+        retrySchedule: Schedule.spaced("1 hour")
+      }).pipe(Scope.extend(scope))
+      return { instance, close: Scope.close(scope, Exit.void) }
+    })
+
+  it.live(
+    "closed while an invalidation is pending, Redis back: the last delivery at close reaches the others",
+    () =>
+      Effect.gen(function*() {
+        const admin = yield* Redis.admin
+        const proxy = yield* FaultProxy.make(Redis.redisTarget)
+        const t = yield* setup(Redis.redisUrl)
+        yield* Effect.addFinalizer(() => dropNamespace(admin, t.namespace))
+        const x = yield* closable(t, `redis://127.0.0.1:${proxy.port}`)
+        yield* t.ids(x.instance)
+        yield* t.hitsAgainWith(t.b, [t.kept, t.doomed])
+
+        yield* proxy.set({ _tag: "cut" })
+        yield* t.remove(x.instance, t.doomed)
+        yield* proxy.set({ _tag: "open" })
+        yield* x.close
+        assert.deepStrictEqual(yield* t.ids(t.b), [t.kept], "B fresh: the invalidation was delivered at close")
+        assert.isTrue(logged.some((line) => /INFO .*pending invalidations delivered at close/.test(line)))
+      }).pipe(Effect.scoped, Effect.provide(capture)),
+    30_000
+  )
+
+  it.live(
+    "closed while Redis is unreachable: close is bounded, the loss is logged as an error and counted",
+    () =>
+      Effect.gen(function*() {
+        const admin = yield* Redis.admin
+        const proxy = yield* FaultProxy.make(Redis.redisTarget)
+        const t = yield* setup(Redis.redisUrl)
+        yield* Effect.addFinalizer(() => dropNamespace(admin, t.namespace))
+        const x = yield* closable(t, `redis://127.0.0.1:${proxy.port}`)
+        yield* t.ids(x.instance)
+
+        yield* proxy.set({ _tag: "cut" })
+        yield* t.remove(x.instance, t.doomed)
+        const lost = (yield* Metric.value(ResponseCache.invalidationsLost)).count
+        yield* x.close.pipe(
+          Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("close hung") }),
+          Effect.orDie
+        )
+        const line = logged.find((line) => /ERROR .*lost at close/.test(line))
+        assert.isDefined(line, "the loss was logged as an error")
+        const count = Number(/(\d+) pending invalidation\(s\) lost/.exec(line!)?.[1])
+        assert.isAtLeast(count, 1)
+        assert.strictEqual((yield* Metric.value(ResponseCache.invalidationsLost)).count, lost + count, "and counted")
+        assert.notInclude(line!, t.userId, "no user id in the log line")
+      }).pipe(Effect.scoped, Effect.provide(capture)),
+    30_000
+  )
 })
 
 /*
