@@ -20,7 +20,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as Hash from "effect/Hash"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as Schema from "effect/Schema"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as CachePolicy from "./CachePolicy.js"
 import * as MemoryStore from "./internal/memoryStore.js"
@@ -97,6 +97,12 @@ export interface Lookup<A, I, E> {
    * with the same credentials reads or joins what was fetched. Invalidation covers the scope.
    */
   readonly partition?: string | undefined
+  /**
+   * A second scope the entry depends on: its generation is part of the partition, so
+   * invalidating either scope makes the entry unreachable. A user session's reads name the
+   * token's scope here, so a mutation made with that token under any user id reaches them.
+   */
+  readonly guard?: string | undefined
   readonly key: string
   readonly ttl: Duration.Duration
   readonly schema: Schema.Schema<A, I>
@@ -179,6 +185,9 @@ const freezeDeep = <A>(value: A): A => {
   }
   return value
 }
+
+/** The key read in a guard scope for its generation only; no entry is ever stored under it. */
+const guardKey = "\u0001guard"
 
 /**
  * Whether caching is switched off for the current fiber; set by `bypass`.
@@ -282,20 +291,40 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
         // C8: the partition is part of the key, for stores, joins and writes alike, and so is
         // the schema: a value only goes to a read that decodes with the same schema. The memory
         // store takes them apart, so a hit builds no key string.
-        const partition = request.partition ?? ""
-        if (readNow === undefined) {
-          const key = CachePolicy.entryKey(partition, CachePolicy.schemaFingerprint(request.schema), request.key)
-          return Effect.flatMap(
-            store.read(request.scope, key, request.schema),
-            // A shared store decodes a fresh value per read: frozen too, so both stores behave alike.
-            (read) =>
-              Option.isSome(read.value)
-                ? hit(freezeDeep(read.value.value))
-                : miss(request, partition, read.generation, key)
+        const base = request.partition ?? ""
+        const guard = request.guard
+        // A guard whose generation is unknown (the store failing) makes the read a plain miss.
+        const unguarded = () =>
+          miss(
+            request,
+            base,
+            undefined,
+            CachePolicy.entryKey(base, CachePolicy.schemaFingerprint(request.schema), request.key)
           )
+        if (readNow === undefined) {
+          const readIn = (partition: string) => {
+            const key = CachePolicy.entryKey(partition, CachePolicy.schemaFingerprint(request.schema), request.key)
+            return Effect.flatMap(
+              store.read(request.scope, key, request.schema),
+              // A shared store decodes a fresh value per read: frozen too, so both stores behave alike.
+              (read) =>
+                Option.isSome(read.value)
+                  ? hit(freezeDeep(read.value.value))
+                  : miss(request, partition, read.generation, key)
+            )
+          }
+          if (guard === undefined) return readIn(base)
+          return Effect.flatMap(store.read(guard, guardKey, Schema.Unknown), (guarded) =>
+            guarded.generation === undefined ? unguarded() : readIn(`${base}@${guarded.generation}`))
         }
-        const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-        const read = readNow<A>(request.scope, partition, request.key, request.schema, clock.unsafeCurrentTimeMillis())
+        const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+        let partition = base
+        if (guard !== undefined) {
+          const generation = readNow<unknown>(guard, "", guardKey, Schema.Unknown, now).generation
+          if (generation === undefined) return unguarded()
+          partition = `${base}@${generation}`
+        }
+        const read = readNow<A>(request.scope, partition, request.key, request.schema, now)
         // Values in the memory store were frozen when fetched.
         if (Option.isSome(read.value)) return hit(read.value.value)
         return miss(

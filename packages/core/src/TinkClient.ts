@@ -63,6 +63,12 @@ export interface RequestOptions {
   readonly invalidates?: ReadonlyArray<string> | undefined
   /** The body carries secrets or tokens: errors must not describe it. */
   readonly sensitive?: boolean | undefined
+  /**
+   * For app tokens: whether a 401 means the token expired, so a new one is fetched and the request
+   * sent once more (the default). Grant endpoints answer 401 for "no access to that user or
+   * scope", which a new token does not fix: they set this to false, and the token is only dropped.
+   */
+  readonly renewOn401?: boolean | undefined
   /** Safe to repeat (changes nothing on Tink), so it is retried like a read. */
   readonly idempotent?: boolean | undefined
   /** The operation's name: its span is `tink.users.<operation>`. Omitted: no operation span. */

@@ -29,10 +29,24 @@ export interface ErrorContext {
   readonly requestId?: string | undefined
   /** What caused it, reduced to safe data (never a request with its headers). */
   readonly cause?: unknown
+  /**
+   * What the failure most likely means and what to check, when the request makes it clear (e.g.
+   * the app's client id or secret was rejected). Never holds a secret.
+   */
+  readonly hint?: string | undefined
+  /** Which step of the operation failed, e.g. `the app token (user:create) for createUser`. */
+  readonly step?: string | undefined
 }
 
 const describe = (label: string, self: ErrorContext, extra?: string): string => {
-  const parts = [`${label}: ${self.method} ${self.path}`]
+  const lead = [self.hint, self.step === undefined ? undefined : `while ${self.step}`].filter((part) =>
+    part !== undefined
+  )
+  const parts = [
+    lead.length === 0
+      ? `${label}: ${self.method} ${self.path}`
+      : `${label}: ${lead.join("; ")}; ${self.method} ${self.path}`
+  ]
   if (self.status !== undefined) parts.push(`status ${self.status}`)
   if (self.errorCode !== undefined) parts.push(`code ${self.errorCode}`)
   if (self.errorMessage !== undefined) parts.push(`"${self.errorMessage}"`)
@@ -182,3 +196,25 @@ const tags: ReadonlySet<string> = new Set([
  */
 export const isTinkError = (u: unknown): u is TinkError =>
   typeof u === "object" && u !== null && "_tag" in u && tags.has((u as { _tag: string })._tag)
+
+/**
+ * The same error with context added: a hint and the step that failed. A step already present is
+ * kept as the inner one (`the app token for createAuthorization, in deleteUser`).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const annotate = <E extends TinkError>(
+  error: E,
+  context: { readonly hint?: string | undefined; readonly step?: string | undefined }
+): E => {
+  const step = context.step === undefined
+    ? error.step
+    : error.step === undefined
+    ? context.step
+    : `${error.step}, in ${context.step}`
+  const hint = error.hint ?? context.hint
+  const Class = error.constructor as new(args: ErrorContext) => E
+  const { _tag: _, ...fields } = error as E & { readonly _tag: string }
+  return new Class({ ...fields, hint, step })
+}

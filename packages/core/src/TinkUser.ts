@@ -45,6 +45,15 @@ export class TinkUser extends Context.Tag("@tink-effect/core/TinkUser")<TinkUser
  */
 export const scopeOfUser = (userId: string): string => `u:${userId}`
 
+/**
+ * The scope every read of a session without a user id depends on. Such a session cannot be tied
+ * to a user, so no mutation knows it should reach it: every mutation invalidates this scope too,
+ * and the cache drops what those sessions hold. Sessions that name their user never read it.
+ *
+ * @since 0.2.0
+ * @category scopes
+ */
+export const unnamedSessionsScope = "t:*"
 const sha256Hex = (text: string): Effect.Effect<string> =>
   Effect.promise(() => globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))).pipe(
     Effect.map((digest) => Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join(""))

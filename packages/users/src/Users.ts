@@ -17,10 +17,35 @@ import * as Schemas from "./Schemas.js"
 
 const marketPattern = /^[A-Z]{2}$/
 const localePattern = /^[a-z]{2}_[A-Z]{2}$/
-const scopePattern = /^[a-z-]+:[a-z-]+(,[a-z-]+:[a-z-]+)*$/
+/**
+ * Tink's scopes are tokens such as `credentials:read`, `balance-refresh` and
+ * `balance-refresh:readonly`, joined by commas. Any such list is Tink's to judge; we only refuse
+ * what is not a list of tokens (and so could not mean what it says in a form body).
+ */
+const scopePattern = /^[A-Za-z0-9._:-]+(,[A-Za-z0-9._:-]+)*$/
+const maxScopeLength = 2048
+
+/** ISO-8859-1 without its control characters: Tink requires `id_hint` in ISO-8859-1. */
+const idHintPattern = /^[\x20-\x7e\xa0-\xff]{1,256}$/
+
+/**
+ * Tink Link's own client id, the `actorClientId` a delegated grant needs for Tink Link to use the
+ * code (Tink's permanent-users guide). Tink does not check the value, so a wrong one only fails
+ * later, in Tink Link.
+ *
+ * @since 0.2.0
+ * @category authorization
+ */
+export const tinkLinkActorClientId = "df05e4b379934cd09963197cc855bfe9"
+
+/** Tags the failure of one step of a composite operation, e.g. the grant of `deleteUser`. */
+const inStep = (step: string) => (error: TinkError.TinkError) => TinkError.annotate(error, { step })
 
 const reject = (method: string, path: string, errorMessage: string) =>
   Effect.fail(new TinkError.TinkValidationError({ method, path, errorMessage }))
+
+/** Untyped callers may pass anything: a missing options object is bad input, never a crash. */
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
 
 const credentialPath = (id: Ids.CredentialId) => `/api/v1/credentials/${encodeURIComponent(id)}`
 
@@ -54,10 +79,11 @@ export const createUser = (
 ): Effect.Effect<Schemas.CreatedUser, TinkError.TinkError, TinkClient.TinkClient> =>
   Effect.gen(function*() {
     const path = "/api/v1/user/create"
+    if (!isRecord(options)) return yield* reject("POST", path, "options must be an object")
     if (typeof options.market !== "string" || !marketPattern.test(options.market)) {
       return yield* reject("POST", path, "market must be an ISO 3166-1 alpha-2 code such as SE")
     }
-    if (options.locale !== undefined && !localePattern.test(options.locale)) {
+    if (options.locale !== undefined && (typeof options.locale !== "string" || !localePattern.test(options.locale))) {
       return yield* reject("POST", path, "locale must look like en_US")
     }
     if (options.retentionClass !== undefined && !["permanent", "temporary"].includes(options.retentionClass)) {
@@ -102,7 +128,9 @@ export type CreateAuthorizationOptions =
   & {
     /** Comma-separated scopes the code will grant, e.g. `credentials:read,credentials:write`. */
     readonly scope: string
+    /** Shown to the user in Tink Link; ISO-8859-1 text, 1-256 characters. */
     readonly idHint?: string | undefined
+    /** For Tink Link: `tinkLinkActorClientId`. */
     readonly actorClientId?: string | undefined
   }
 
@@ -117,24 +145,30 @@ export const createAuthorization = (
   options: CreateAuthorizationOptions
 ): Effect.Effect<Schemas.AuthorizationCode, TinkError.TinkError, TinkClient.TinkClient> =>
   Effect.gen(function*() {
+    if (!isRecord(options)) {
+      return yield* reject("POST", "/api/v1/oauth/authorization-grant", "options must be an object")
+    }
     const delegated = options.idHint !== undefined || options.actorClientId !== undefined
     const path = delegated ? "/api/v1/oauth/authorization-grant/delegate" : "/api/v1/oauth/authorization-grant"
     const hasUserId = options.userId !== undefined
     if (hasUserId === (options.externalUserId !== undefined)) {
       return yield* reject("POST", path, "give exactly one of userId and externalUserId")
     }
-    if (typeof options.scope !== "string" || !scopePattern.test(options.scope)) {
+    if (
+      typeof options.scope !== "string" || options.scope.length > maxScopeLength || !scopePattern.test(options.scope)
+    ) {
       return yield* reject("POST", path, "scope must be comma-separated scopes such as credentials:read")
     }
     if (delegated && (options.idHint === undefined || options.actorClientId === undefined)) {
       return yield* reject("POST", path, "a delegated grant needs both idHint and actorClientId")
     }
-    if (delegated && (options.idHint!.length === 0 || options.idHint!.length > 256)) {
-      return yield* reject("POST", path, "idHint must be 1-256 characters")
+    if (delegated && (typeof options.idHint !== "string" || !idHintPattern.test(options.idHint))) {
+      return yield* reject("POST", path, "idHint must be 1-256 characters of ISO-8859-1 text, as Tink requires")
     }
-    const actorClientId = delegated
-      ? yield* Ids.validate(Ids.ExternalUserId, options.actorClientId, { field: "actorClientId", method: "POST", path })
-      : undefined
+    if (delegated && !Ids.isBodyText(options.actorClientId, 256)) {
+      return yield* reject("POST", path, "actorClientId must be 1-256 characters without control characters")
+    }
+    const actorClientId = delegated ? options.actorClientId : undefined
     const user = hasUserId
       ? { user_id: yield* Ids.validate(Ids.UserId, options.userId, { field: "userId", method: "POST", path }) }
       : {
@@ -150,6 +184,8 @@ export const createAuthorization = (
       auth: TinkClient.appAuth("authorization:grant"),
       schema: Schemas.AuthorizationCode,
       sensitive: true,
+      // Tink's 401 here means no access to the user or scope: a new app token would not help.
+      renewOn401: false,
       body: {
         _tag: "Form",
         value: { ...user, scope: options.scope, id_hint: options.idHint, actor_client_id: actorClientId }
@@ -197,6 +233,22 @@ export const getUserAccessToken = (
  * Runs `f` with the client and session taken from context in one step: on a cache hit this and
  * the cache lookup are the only effect steps, which keeps hits within a few times a Map lookup.
  */
+const sessionMismatchHint =
+  "the session's access token belongs to another user than its userId: take both from the same token exchange"
+
+/**
+ * A session's user id is only the caller's word for whose token it holds; the `userId` Tink puts
+ * on each credential says whose data it is. A mismatch returns nothing, so a session pairing one
+ * user's id with another's token never shows (nor, through `ownerChecked`, changes) that data.
+ */
+const ownedBy =
+  (user: TinkUser.Session, method: string, path: string) =>
+  <A extends ReadonlyArray<Schemas.Credential>>(credentials: A): Effect.Effect<A, TinkError.TinkError> =>
+    user.userId !== undefined &&
+      credentials.some((credential) => credential.userId !== undefined && credential.userId !== user.userId)
+      ? Effect.fail(new TinkError.TinkAuthenticationError({ method, path, hint: sessionMismatchHint }))
+      : Effect.succeed(credentials)
+
 const withSession = <A>(
   f: (
     client: TinkClient.Service,
@@ -228,8 +280,11 @@ export const listCredentials = (): Effect.Effect<
   TinkError.TinkError,
   TinkClient.TinkClient | TinkUser.TinkUser
 > =>
-  withSession((client, auth) =>
-    client.get("/api/v1/credentials/list", { operation: "listCredentials", auth, schema: CredentialArray })
+  withSession((client, auth, user) =>
+    Effect.flatMap(
+      client.get("/api/v1/credentials/list", { operation: "listCredentials", auth, schema: CredentialArray }),
+      ownedBy(user, "GET", "/api/v1/credentials/list")
+    )
   )
 
 /**
@@ -244,15 +299,39 @@ export const getCredential = (
   Effect.flatMap(
     validateCredentialId(credentialId, "GET", "/api/v1/credentials/{id}"),
     (id) =>
-      withSession((client, auth) =>
-        client.get(credentialPath(id), {
-          operation: "getCredential",
-          route: "/api/v1/credentials/{id}",
-          auth,
-          schema: Schemas.Credential
-        })
+      withSession((client, auth, user) =>
+        Effect.flatMap(
+          client.get(credentialPath(id), {
+            operation: "getCredential",
+            route: "/api/v1/credentials/{id}",
+            auth,
+            schema: Schemas.Credential
+          }),
+          (credential) => Effect.as(ownedBy(user, "GET", "/api/v1/credentials/{id}")([credential]), credential)
+        )
       )
   )
+
+/**
+ * Before a session changes a credential, Tink's own record of it says whose it is (a cached
+ * read): a session pairing one user's id with another user's token changes nothing. The record
+ * is read on its own, never joined to a list in flight, so a slow read cannot hold a mutation. A
+ * token that may not read credentials cannot be checked; Tink then judges it alone, and every
+ * mutation still invalidates the named user and every session without a user id.
+ */
+const ownerChecked = <A>(
+  credentialId: Ids.CredentialId,
+  mutation: Effect.Effect<A, TinkError.TinkError, TinkClient.TinkClient | TinkUser.TinkUser>
+): Effect.Effect<A, TinkError.TinkError, TinkClient.TinkClient | TinkUser.TinkUser> =>
+  Effect.flatMap(TinkUser.TinkUser, (user) =>
+    user.userId === undefined ? mutation : Effect.zipRight(
+      Effect.catchIf(
+        getCredential(credentialId),
+        (error) => error._tag === "TinkAuthenticationError" && error.hint !== sessionMismatchHint,
+        () => Effect.void
+      ),
+      mutation
+    ))
 
 /**
  * Deletes a credential (Tink answers 204) and invalidates the user's cached data.
@@ -266,8 +345,11 @@ export const deleteCredential = (
   Effect.flatMap(
     validateCredentialId(credentialId, "DELETE", "/api/v1/credentials/{id}"),
     (id) =>
-      withSession((client, auth) =>
-        client.delete(credentialPath(id), { operation: "deleteCredential", route: "/api/v1/credentials/{id}", auth })
+      ownerChecked(
+        id,
+        withSession((client, auth) =>
+          client.delete(credentialPath(id), { operation: "deleteCredential", route: "/api/v1/credentials/{id}", auth })
+        )
       )
   )
 
@@ -302,9 +384,20 @@ export const refreshCredential = (
   Effect.gen(function*() {
     const template = "/api/v1/credentials/{id}/refresh"
     const id = yield* validateCredentialId(credentialId, "POST", template)
+    if (!isRecord(options)) return yield* reject("POST", template, "options must be an object")
     const items = options.items ?? []
-    if (!items.every((item) => typeof item === "string" && itemPattern.test(item))) {
+    if (!Array.isArray(items) || !items.every((item) => typeof item === "string" && itemPattern.test(item))) {
       return yield* reject("POST", template, "items must be Tink item names: upper-case letters and underscores")
+    }
+    for (const flag of ["optIn", "authenticate"] as const) {
+      if (options[flag] !== undefined && typeof options[flag] !== "boolean") {
+        return yield* reject("POST", template, `${flag} must be a boolean`)
+      }
+    }
+    for (const uri of ["appUri", "callbackUri"] as const) {
+      if (options[uri] !== undefined && !Ids.isBodyText(options[uri], 2048)) {
+        return yield* reject("POST", template, `${uri} must be 1-2048 characters without control characters`)
+      }
     }
     const query: Array<readonly [string, string]> = items.map((item) => ["items", item] as const)
     if (options.optIn !== undefined) query.push(["optIn", String(options.optIn)])
@@ -314,22 +407,28 @@ export const refreshCredential = (
       : { _tag: "Json" as const, value: { appUri: options.appUri, callbackUri: options.callbackUri } }
     const client = yield* TinkClient.TinkClient
     const user = yield* TinkUser.TinkUser
+    // Only identical refreshes share a request: same session, credential, query and body.
     return yield* client.shared(
-      `refresh\u0000${user.scope}\u0000${user.tokenHash}\u0000${id}`,
-      client.post(`${credentialPath(id)}/refresh`, {
-        operation: "refreshCredential",
-        route: "/api/v1/credentials/{id}/refresh",
-        auth: TinkClient.userAuth(user),
-        query,
-        body
-      })
+      `refresh\u0000${user.scope}\u0000${user.tokenHash}\u0000${id}\u0000${JSON.stringify([query, body?.value])}`,
+      ownerChecked(
+        id,
+        client.post(`${credentialPath(id)}/refresh`, {
+          operation: "refreshCredential",
+          route: "/api/v1/credentials/{id}/refresh",
+          auth: TinkClient.userAuth(user),
+          query,
+          body
+        })
+      ).pipe(Effect.provideService(TinkUser.TinkUser, user), Effect.provideService(TinkClient.TinkClient, client))
     )
   })
 
 /**
- * Deletes a Tink user and invalidates everything cached for it. Tink deletes the user of the
- * token, so this uses the session in context when it is that user's, and otherwise gets a
- * `user:delete` token for the user with the app's credentials (grant, then exchange).
+ * Deletes the Tink user `userId`, and nobody else, and invalidates everything cached for it.
+ * Tink deletes the user of the token, and a session's user id is only the caller's word for whose
+ * token it holds, so the session in context (if any) is never used: a `user:delete` token for
+ * exactly this user is minted with the app's credentials (grant, then exchange). Needs an app
+ * allowed `authorization:grant`.
  *
  * @since 0.1.0
  * @category users
@@ -338,16 +437,20 @@ export const deleteUser = (userId: string): Effect.Effect<void, TinkError.TinkEr
   Effect.gen(function*() {
     const path = "/api/v1/user/delete"
     const id = yield* Ids.validate(Ids.UserId, userId, { field: "userId", method: "POST", path })
-    const inContext = yield* Effect.serviceOption(TinkUser.TinkUser)
-    const user = Option.isSome(inContext) && inContext.value.userId === id
-      ? inContext.value
-      : yield* createAuthorization({ userId: id, scope: "user:delete" }).pipe(
-        Effect.flatMap((grant) => getUserAccessToken(grant.code)),
-        Effect.flatMap((token) => TinkUser.make({ userId: id, accessToken: token.accessToken }))
-      )
+    const grant = yield* Effect.mapError(
+      createAuthorization({ userId: id, scope: "user:delete" }),
+      inStep("granting user:delete for deleteUser")
+    )
+    const token = yield* Effect.mapError(
+      getUserAccessToken(grant.code),
+      inStep("exchanging the user:delete code for deleteUser")
+    )
+    const user = yield* TinkUser.make({ userId: id, accessToken: token.accessToken })
     const client = yield* TinkClient.TinkClient
-    // A session in context without a user id may be this user's: its scope goes too.
+    // A session in context may hold this user's token under no user id (or another one): its
+    // scopes go too, so it cannot keep reading the deleted user's data.
     const invalidates = [TinkUser.scopeOfUser(id)]
+    const inContext = yield* Effect.serviceOption(TinkUser.TinkUser)
     if (Option.isSome(inContext)) invalidates.push(inContext.value.scope)
     yield* client.post(path, { auth: TinkClient.userAuth(user), invalidates })
   }).pipe(Effect.withSpan("tink.users.deleteUser", { captureStackTrace: false }))

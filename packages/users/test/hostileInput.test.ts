@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import type { TinkClient, TinkError } from "@tink-effect/core"
 import { Sandbox } from "@tink-effect/sandbox"
 import { Users } from "@tink-effect/users"
 import { Effect, Redacted } from "effect"
@@ -23,7 +24,7 @@ const badIds = [
 
 describe("bad input is a TinkValidationError and sends nothing", () => {
   it.effect.each(badIds.map((id) => [JSON.stringify(id).slice(0, 40), id] as const))(
-    "id %s",
+    "path id %s",
     ([_label, id]) =>
       Effect.gen(function*() {
         const sandbox = yield* Sandbox.Sandbox
@@ -35,7 +36,6 @@ describe("bad input is a TinkValidationError and sends nothing", () => {
           as(user)(Users.refreshCredential(id)),
           Users.deleteUser(id),
           Users.createAuthorization({ userId: id, scope: "credentials:read" }),
-          Users.createUser({ market: "SE", externalUserId: id }),
           Users.asUser({ userId: id, accessToken: user.token })(Users.listCredentials())
         ]
         for (const attempt of attempts) {
@@ -47,6 +47,74 @@ describe("bad input is a TinkValidationError and sends nothing", () => {
         assert.strictEqual(yield* sandbox.totalRequests, 0)
       }).pipe(Effect.provide(testLayer()))
   )
+
+  it.effect("an externalUserId only travels in a body: any text Tink takes is sent, only unsafe text refused", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.Sandbox
+      for (const externalUserId of ["a/b", "..", "with space", "café", "user@example.com", "x".repeat(256)]) {
+        const created = yield* Users.createUser({ market: "SE", externalUserId })
+        const grant = yield* Users.createAuthorization({ externalUserId, scope: "credentials:read" })
+        assert.isString(created.userId)
+        assert.isDefined(grant.code)
+      }
+      yield* sandbox.resetCounters
+      for (const externalUserId of ["", "x".repeat(257), "id\r\nX-Injected: 1", "\u0000", "a\uD800b", "tab\there"]) {
+        for (
+          const attempt of [
+            Users.createUser({ market: "SE", externalUserId }),
+            Users.createAuthorization({ externalUserId, scope: "user:read" })
+          ]
+        ) {
+          const error = yield* Effect.flip(
+            attempt as Effect.Effect<unknown, TinkError.TinkError, TinkClient.TinkClient>
+          )
+          assert.strictEqual(error._tag, "TinkValidationError")
+          assert.isUndefined(error.status, "rejected before sending")
+        }
+      }
+      assert.strictEqual(yield* sandbox.totalRequests, 0)
+    }).pipe(Effect.provide(testLayer())))
+
+  it.effect("scopes: any comma-separated list of Tink's scope tokens is sent as given", () =>
+    Effect.gen(function*() {
+      const user = yield* seedUser(0)
+      for (
+        const scope of ["balance-refresh", "balance-refresh:readonly", "credentials:read,balance-refresh:readonly"]
+      ) {
+        yield* Users.createAuthorization({ userId: user.userId, scope })
+      }
+      const sandbox = yield* Sandbox.Sandbox
+      const grants = (yield* sandbox.requests).filter((r) => r.path === "/api/v1/oauth/authorization-grant")
+      assert.deepStrictEqual(grants.map((r) => new URLSearchParams(r.body).get("scope")), [
+        "balance-refresh",
+        "balance-refresh:readonly",
+        "credentials:read,balance-refresh:readonly"
+      ])
+    }).pipe(Effect.provide(testLayer())))
+
+  it.effect("idHint: ISO-8859-1 text is sent; other characters are refused before sending", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.Sandbox
+      const user = yield* seedUser(0)
+      const delegated = (idHint: string) =>
+        Users.createAuthorization({
+          userId: user.userId,
+          scope: "credentials:read",
+          idHint,
+          actorClientId: Users.tinkLinkActorClientId
+        })
+      yield* delegated("Åsa Öberg-Müller")
+      const sent = (yield* sandbox.requests).find((r) => r.path === "/api/v1/oauth/authorization-grant/delegate")!
+      const form = new URLSearchParams(sent.body)
+      assert.strictEqual(form.get("id_hint"), "Åsa Öberg-Müller")
+      assert.strictEqual(form.get("actor_client_id"), "df05e4b379934cd09963197cc855bfe9")
+      yield* sandbox.resetCounters
+      for (const idHint of ["Zoë 😀", "Łukasz", "日本", "a\uD800", "line\nbreak", ""]) {
+        const error = yield* Effect.flip(delegated(idHint))
+        assert.strictEqual(error._tag, "TinkValidationError")
+      }
+      assert.strictEqual(yield* sandbox.totalRequests, 0)
+    }).pipe(Effect.provide(testLayer())))
 
   it.effect("other malformed parameters are rejected before sending", () =>
     Effect.gen(function*() {
@@ -62,7 +130,9 @@ describe("bad input is a TinkValidationError and sends nothing", () => {
         Users.createAuthorization({ userId: user.userId, scope: "user:read", idHint: "Jane" }),
         Users.getUserAccessToken(""),
         Users.getUserAccessToken("code with spaces"),
-        as(user)(Users.refreshCredential(user.credentials[0].id, { items: ["CHECKING&x=1"] }))
+        as(user)(Users.refreshCredential(user.credentials[0].id, { items: ["CHECKING&x=1"] })),
+        as(user)(Users.refreshCredential(user.credentials[0].id, { appUri: "app://x\r\nX-Injected: 1" })),
+        as(user)(Users.refreshCredential(user.credentials[0].id, { optIn: "yes" as unknown as boolean }))
       ]
       for (const attempt of attempts) {
         assert.strictEqual((yield* Effect.flip(attempt))._tag, "TinkValidationError")

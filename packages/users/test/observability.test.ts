@@ -58,8 +58,9 @@ describe("observability", () => {
       const names = spans.map((s) => s.name)
       assert.deepStrictEqual(names.filter((n) => n.startsWith("tink.users.")), [
         "tink.users.listCredentials",
+        "tink.users.getCredential",
         "tink.users.deleteCredential"
-      ], "the hit opened no span")
+      ], "the hit opened no span; the delete first reads whose credential it is")
       const list = spans.find((s) => s.name === "tink.users.listCredentials")!
       assert.strictEqual(list.attributes.get("tink.cache.outcome"), "miss")
       assert.match(String(list.attributes.get("tink.scope.hash")), /^[0-9a-f]{16}$/)
@@ -72,6 +73,7 @@ describe("observability", () => {
         attempts.map((s) => [s.parent, s.attributes.get("tink.route"), s.attributes.get("http.response.status_code")]),
         [
           ["tink.users.listCredentials", "/api/v1/credentials/list", "200"],
+          ["tink.users.getCredential", "/api/v1/credentials/{id}", "200"],
           ["tink.users.deleteCredential", "/api/v1/credentials/{id}", "429"],
           ["tink.users.deleteCredential", "/api/v1/credentials/{id}", "204"]
         ]
@@ -84,8 +86,10 @@ describe("observability", () => {
       }
 
       assert.strictEqual((yield* counter(TinkMetrics.cacheHits)) - before.hits, 1)
-      assert.strictEqual((yield* counter(TinkMetrics.cacheMisses)) - before.misses, 1)
-      assert.strictEqual((yield* counter(TinkMetrics.cacheInvalidations)) - before.invalidations, 1)
+      // The list, and the delete's check of whose credential it is.
+      assert.strictEqual((yield* counter(TinkMetrics.cacheMisses)) - before.misses, 2)
+      // The user's scope, and the scope every session without a user id depends on.
+      assert.strictEqual((yield* counter(TinkMetrics.cacheInvalidations)) - before.invalidations, 2)
       assert.strictEqual((yield* counter(TinkMetrics.httpRetries)) - before.retries, 1)
       const durations = (yield* Metric.snapshot).filter((pair) =>
         pair.metricKey.name === "tink_http_request_duration_ms"

@@ -137,12 +137,4 @@ describe("Users operations against the sandbox", () => {
       const request = yield* lastRequest("POST", "/api/v1/user/delete")
       assert.strictEqual(request.body, "")
     }).pipe(Effect.provide(testLayer())))
-
-  it.effect("deleteUser uses the session in context when it is that user's", () =>
-    Effect.gen(function*() {
-      const user = yield* seedUser(0)
-      yield* as(user)(Users.deleteUser(user.userId))
-      assert.strictEqual(yield* count("POST", "/api/v1/oauth/authorization-grant"), 0)
-      assert.isFalse(yield* Effect.flatMap(Sandbox.Sandbox, (s) => s.userExists(user.userId)))
-    }).pipe(Effect.provide(testLayer())))
 })

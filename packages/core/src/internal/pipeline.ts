@@ -16,7 +16,7 @@ import type * as TinkClient from "../TinkClient.js"
 import type * as TinkConfig from "../TinkConfig.js"
 import * as TinkError from "../TinkError.js"
 import * as TinkMetrics from "../TinkMetrics.js"
-import type * as TinkUser from "../TinkUser.js"
+import * as TinkUser from "../TinkUser.js"
 import type * as ClientTokens from "./clientTokens.js"
 import * as Response from "./response.js"
 
@@ -167,8 +167,7 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
   const attempt = <A, I>(
     info: Response.RequestInfo,
     request: HttpClientRequest.HttpClientRequest,
-    schema: Schema.Schema<A, I> | undefined,
-    token: string | undefined
+    schema: Schema.Schema<A, I> | undefined
   ): Effect.Effect<A, TinkError.TinkError> =>
     Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
       let status = "error"
@@ -180,7 +179,7 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
               ? Response.decodeBody(info, response, text, schema)
               : Effect.flatMap(
                 Clock.currentTimeMillis,
-                (now) => Effect.fail(Response.statusError(info, response, text, now, token))
+                (now) => Effect.fail(Response.statusError(info, response, text, now))
               ))
         }),
         Effect.catchIf(
@@ -210,7 +209,22 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
       )
     })
 
-  /** One request with its token, retries, and a single token refresh on 401 for app tokens. */
+  /** Everything secret a request carries, so that errors can be scrubbed of it. */
+  const secretsOf = (options: TinkClient.RequestOptions, token: Redacted.Redacted<string> | undefined) => {
+    const secrets = [Redacted.value(config.clientSecret)]
+    if (token !== undefined) secrets.push(Redacted.value(token))
+    const body = options.body
+    if (body?._tag === "Form") {
+      for (const value of Object.values(body.value)) if (Redacted.isRedacted(value)) secrets.push(Redacted.value(value))
+    }
+    return secrets
+  }
+
+  /**
+   * One request with its token and retries. A 401 to an app token is taken as an expired token:
+   * renewed and sent once more, except where Tink documents 401 as "no access to that user or
+   * scope" (grant endpoints), which a new token does not fix; there the token is only dropped.
+   */
   const send = <A, I>(
     method: Method,
     path: string,
@@ -220,19 +234,18 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
     if (!isSafePath(path)) {
       return Effect.fail(new TinkError.TinkValidationError({ method, path: "<rejected>", errorMessage: "unsafe path" }))
     }
-    const info: Response.RequestInfo = {
-      method,
-      path,
-      route: options.route ?? routeOf(path),
-      sensitive: options.sensitive === true
-    }
+    const route = options.route ?? routeOf(path)
     const idempotent = method === "GET" || options.idempotent === true
     const run = (token: Redacted.Redacted<string> | undefined) =>
       Effect.flatMap(
         buildRequest(method, path, options, token),
         (request) =>
           withRetries(
-            attempt(info, request, options.schema, token === undefined ? undefined : Redacted.value(token)),
+            attempt(
+              { method, path, route, sensitive: options.sensitive === true, secrets: secretsOf(options, token) },
+              request,
+              options.schema
+            ),
             idempotent
           )
       )
@@ -240,11 +253,20 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
     if (auth._tag === "None") return run(undefined)
     if (auth._tag === "User") return run(auth.session.accessToken)
     if (tokens === undefined) return Effect.die("app auth needs the token manager")
-    return Effect.flatMap(tokens.get(auth.scopes), (token) =>
+    const appToken = Effect.mapError(tokens.get(auth.scopes), (error) =>
+      TinkError.annotate(error, {
+        step: `getting the app token (${auth.scopes.join(",")})` +
+          (options.operation === undefined ? "" : ` for ${options.operation}`)
+      }))
+    return Effect.flatMap(appToken, (token) =>
       Effect.catchIf(
         run(token),
         (error) => error._tag === "TinkAuthenticationError" && error.status === 401,
-        () => Effect.zipRight(tokens.reject(auth.scopes, token), Effect.flatMap(tokens.get(auth.scopes), run))
+        (error) =>
+          Effect.zipRight(
+            tokens.reject(auth.scopes, token),
+            options.renewOn401 === false ? Effect.fail(error) : Effect.flatMap(appToken, run)
+          )
       ))
   }
 
@@ -259,6 +281,8 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
     readonly schema: Schema.Schema<A, I>
     readonly spanName: string | undefined
     readonly scopeHash: string
+    /** Sessions without a user id depend on a scope every mutation invalidates (see TinkUser). */
+    readonly guard: string | undefined
     constructor(
       readonly path: string,
       readonly options: TinkClient.ReadOptions<A, I>,
@@ -271,6 +295,7 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
       this.schema = options.schema
       this.spanName = options.operation === undefined ? undefined : spanName(options.operation)
       this.scopeHash = session.scopeHash
+      this.guard = session.userId === undefined ? TinkUser.unnamedSessionsScope : undefined
     }
     get ttl() {
       return CachePolicy.ttlFor(this.path, config.cacheTtl)
@@ -300,6 +325,8 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
     const session = options.auth._tag === "User" ? options.auth.session : undefined
     const scopes = new Set(options.invalidates)
     if (session !== undefined) scopes.add(session.scope)
+    // A session without a user id may hold the token of any user a mutation changes.
+    if (scopes.size > 0) scopes.add(TinkUser.unnamedSessionsScope)
     if (scopes.size === 0) return traced(options, session, effect)
     const invalidate = Effect.zipRight(
       Effect.forEach(scopes, (scope) => cache.invalidate(scope), { discard: true }),

@@ -13,14 +13,101 @@ export interface RequestInfo {
   readonly path: string
   /** The path with ids replaced, for spans and metric labels. */
   readonly route: string
-  /** The body may hold a token or secret (OAuth): errors must not quote it. */
+  /** The body may hold a token or secret (OAuth): errors must not describe a 2xx body's shape. */
   readonly sensitive: boolean
+  /** Every secret the request carried (token, client secret, code): errors must not quote them. */
+  readonly secrets: ReadonlyArray<string>
+}
+
+/** Error text from a response is read this far, scrubbed, then cut to `maxText`. */
+const maxRead = 8192
+const maxText = 500
+const window = 8
+const mask = "[***]"
+
+/** The forms a secret may be echoed in: as sent in a form body or URL, or inside JSON. */
+const variants = (secret: string): ReadonlyArray<string> => {
+  const forms = [secret, JSON.stringify(secret).slice(1, -1)]
+  try {
+    const encoded = encodeURIComponent(secret)
+    forms.push(encoded, encoded.replace(/%20/g, "+"), new URLSearchParams([["", secret]]).toString().slice(1))
+  } catch {
+    // A lone surrogate cannot be percent-encoded, so it was never sent that way.
+  }
+  return forms
+}
+
+/**
+ * Removes every run of 8 or more characters that also occurs in a secret, whatever the cut: a
+ * response that echoes part of a token (or a token split by a length limit) keeps none of it.
+ * Shorter secrets are removed where they occur whole. The mask is shorter than the window, so
+ * repeating until nothing matches ends, and no match can survive across a mask.
+ *
+ * @internal
+ */
+export const scrubber = (secrets: ReadonlyArray<string>): (text: string) => string => {
+  const windows = new Set<string>()
+  const short: Array<string> = []
+  for (const secret of secrets) {
+    if (secret.length === 0) continue
+    for (const form of variants(secret)) {
+      if (form.length < window) short.push(form)
+      else for (let i = 0; i + window <= form.length; i++) windows.add(form.slice(i, i + window))
+    }
+  }
+  short.sort((a, b) => b.length - a.length)
+  if (windows.size === 0 && short.length === 0) return (text) => text
+  const once = (text: string): string => {
+    const marked = new Uint8Array(text.length)
+    let any = false
+    for (let i = 0; i + window <= text.length; i++) {
+      if (windows.has(text.slice(i, i + window))) {
+        marked.fill(1, i, i + window)
+        any = true
+      }
+    }
+    for (const form of short) {
+      for (let at = text.indexOf(form); at !== -1; at = text.indexOf(form, at + 1)) {
+        marked.fill(1, at, at + form.length)
+        any = true
+      }
+    }
+    if (!any) return text
+    let out = ""
+    for (let i = 0; i < text.length;) {
+      if (marked[i] === 0) {
+        out += text[i]
+        i++
+        continue
+      }
+      while (i < text.length && marked[i] === 1) i++
+      out += mask
+    }
+    return out
+  }
+  return (text) => {
+    let current = text.length > maxRead ? text.slice(0, maxRead) : text
+    for (let rounds = 0; rounds < 64; rounds++) {
+      const next = once(current)
+      if (next === current) break
+      current = next
+    }
+    return current
+  }
+}
+
+/** Scrubs first, then cuts: cutting first could leave the head of a token behind the cut. */
+const safeText = (text: string | undefined, scrub: (text: string) => string): string | undefined => {
+  if (text === undefined) return undefined
+  const scrubbed = scrub(text)
+  return scrubbed.length > maxText ? scrubbed.slice(0, maxText) : scrubbed
 }
 
 const firstString = (body: Record<string, unknown>, names: ReadonlyArray<string>): string | undefined => {
   for (const name of names) {
     const value = body[name]
-    if (typeof value === "string" && value.length > 0) return value.slice(0, 500)
+    if (typeof value === "string" && value.length > 0) return value
+    if (typeof value === "number" && Number.isFinite(value)) return String(value)
   }
   return undefined
 }
@@ -45,26 +132,62 @@ export const parseRetryAfter = (header: string | undefined, nowMillis: number): 
   return Number.isNaN(date) ? undefined : Duration.millis(Math.max(0, date - nowMillis))
 }
 
+const tokenPath = "/api/v1/oauth/token"
+const grantPaths: ReadonlySet<string> = new Set([
+  "/api/v1/oauth/authorization-grant",
+  "/api/v1/oauth/authorization-grant/delegate"
+])
+
+/**
+ * What an OAuth or grant failure means, in the caller's terms. Tink's token endpoint answers 401
+ * (or OAuth's `invalid_client`) for a wrong client id or secret; grant endpoints answer 401 for
+ * "client missing, no access to the user, or scope not allowed" (authorization-grant/delegate).
+ */
+const oauthHint = (path: string, status: number, errorCode: string | undefined): string | undefined => {
+  const code = errorCode === undefined ? "" : ` (${errorCode})`
+  const lower = errorCode?.toLowerCase()
+  if (path === tokenPath) {
+    if (status === 401 || status === 403 || lower === "invalid_client" || lower === "unauthorized_client") {
+      return `app credentials rejected by Tink${code}: check TINK_CLIENT_ID and TINK_CLIENT_SECRET`
+    }
+    if (lower === "invalid_grant") {
+      return `authorization code rejected by Tink${code}: codes are single-use and short-lived, get a new one`
+    }
+    if (lower === "invalid_scope") {
+      return `scopes refused by Tink${code}: the app must be allowed them in Tink Console`
+    }
+    return undefined
+  }
+  if (grantPaths.has(path)) {
+    if (status === 401 || status === 403) {
+      return `grant refused by Tink${code}: the app has no access to this user, or may not grant this scope`
+    }
+    if (status === 404) return `user not found by Tink${code}`
+  }
+  return undefined
+}
+
 /** Maps a non-2xx answer to the documented error case, with Tink's own fields. @internal */
 export const statusError = (
   info: RequestInfo,
   response: HttpClientResponse.HttpClientResponse,
   bodyText: string,
-  nowMillis: number,
-  token: string | undefined
+  nowMillis: number
 ): TinkError.TinkError => {
-  const body = info.sensitive ? undefined : parseJsonObject(bodyText)
-  // Should Tink ever echo the caller's token back, it must not travel on in the error.
-  const scrub = (text: string | undefined) =>
-    text === undefined || token === undefined || token.length === 0 ? text : text.split(token).join("<redacted>")
-  const context: TinkError.ErrorContext = {
+  // OAuth and grant errors are parsed too: Tink's errorCode is what says why. Should Tink ever echo
+  // a token, code or secret of the request back, no part of it travels on in the error.
+  const body = parseJsonObject(bodyText.length > 65_536 ? "" : bodyText)
+  const scrub = scrubber(info.secrets)
+  let context: TinkError.ErrorContext = {
     method: info.method,
     path: info.path,
     status: response.status,
-    errorCode: scrub(body && firstString(body, ["errorCode", "code", "error"])),
-    errorMessage: scrub(body && firstString(body, ["errorMessage", "error_description", "message"])),
-    requestId: response.headers["x-tink-request-id"] ?? (body && firstString(body, ["requestId"]))
+    errorCode: safeText(body && firstString(body, ["errorCode", "code", "error"]), scrub),
+    errorMessage: safeText(body && firstString(body, ["errorMessage", "error_description", "message"]), scrub),
+    requestId: safeText(response.headers["x-tink-request-id"] ?? (body && firstString(body, ["requestId"])), scrub)
   }
+  const hint = oauthHint(info.path, response.status, context.errorCode)
+  if (hint !== undefined) context = { ...context, hint }
   switch (response.status) {
     case 400:
     case 422:
@@ -117,7 +240,7 @@ export const decodeBody = <A, I>(
   schema: Schema.Schema<A, I> | undefined
 ): Effect.Effect<A, TinkError.TinkError> => {
   if (schema === undefined) return Effect.void as Effect.Effect<A>
-  const requestId = response.headers["x-tink-request-id"]
+  const requestId = safeText(response.headers["x-tink-request-id"], scrubber(info.secrets))
   const fail = (detail: string) =>
     Effect.fail(
       new TinkError.TinkDecodeError({
@@ -142,7 +265,7 @@ export const decodeBody = <A, I>(
     return fail(shapeMismatch)
   }
   if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
-  return fail(info.sensitive ? shapeMismatch : describeIssues(decoded.left))
+  return fail(info.sensitive ? shapeMismatch : safeText(describeIssues(decoded.left), scrubber(info.secrets))!)
 }
 
 const shapeMismatch = "body does not match the expected shape"
