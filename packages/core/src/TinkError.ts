@@ -25,7 +25,7 @@ export interface ErrorContext {
   readonly errorCode?: string | undefined
   /** Tink's `errorMessage` from the error body, when present. */
   readonly errorMessage?: string | undefined
-  /** The `X-Tink-Request-ID` header or `requestId` field, to quote to Tink support. */
+  /** The `X-Request-ID` header Tink documents (or `X-Tink-Request-ID`, a `requestId` field), to quote to Tink support. */
   readonly requestId?: string | undefined
   /** What caused it, reduced to safe data (never a request with its headers). */
   readonly cause?: unknown

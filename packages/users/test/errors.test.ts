@@ -18,7 +18,15 @@ describe("Tink's failures land in the documented tagged errors", () => {
       assert.strictEqual(error.status, 401)
       assert.strictEqual(error.path, list)
       assert.isString(error.errorCode)
-      // Tink documents no request id, so none is required; one is kept when sent (next test).
+    }).pipe(Effect.provide(testLayer())))
+
+  it.effect("the request id is Tink's documented X-Request-ID header, kept for support", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        Users.asUser({ userId: "nobody", accessToken: Redacted.make("bogus") })(Users.listCredentials())
+      )
+      assert.isString(error.requestId)
+      assert.include(error.message, `request id ${error.requestId}`)
     }).pipe(Effect.provide(testLayer())))
 
   it.effect("403: a token without the scope is a TinkAuthenticationError", () =>

@@ -167,6 +167,13 @@ const oauthHint = (path: string, status: number, errorCode: string | undefined):
   return undefined
 }
 
+/**
+ * Tink documents `X-Request-ID` on its responses (API reference, Introduction; see
+ * contract/tink/errors.json); `X-Tink-Request-ID` is what earlier clients read, kept as a fallback.
+ */
+const requestIdOf = (response: HttpClientResponse.HttpClientResponse): string | undefined =>
+  response.headers["x-request-id"] ?? response.headers["x-tink-request-id"]
+
 /** Maps a non-2xx answer to the documented error case, with Tink's own fields. @internal */
 export const statusError = (
   info: RequestInfo,
@@ -184,7 +191,7 @@ export const statusError = (
     status: response.status,
     errorCode: safeText(body && firstString(body, ["errorCode", "code", "error"]), scrub),
     errorMessage: safeText(body && firstString(body, ["errorMessage", "error_description", "message"]), scrub),
-    requestId: safeText(response.headers["x-tink-request-id"] ?? (body && firstString(body, ["requestId"])), scrub)
+    requestId: safeText(requestIdOf(response) ?? (body && firstString(body, ["requestId"])), scrub)
   }
   const hint = oauthHint(info.path, response.status, context.errorCode)
   if (hint !== undefined) context = { ...context, hint }
@@ -240,7 +247,7 @@ export const decodeBody = <A, I>(
   schema: Schema.Schema<A, I> | undefined
 ): Effect.Effect<A, TinkError.TinkError> => {
   if (schema === undefined) return Effect.void as Effect.Effect<A>
-  const requestId = safeText(response.headers["x-tink-request-id"], scrubber(info.secrets))
+  const requestId = safeText(requestIdOf(response), scrubber(info.secrets))
   const fail = (detail: string) =>
     Effect.fail(
       new TinkError.TinkDecodeError({
