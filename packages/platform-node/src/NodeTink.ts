@@ -7,13 +7,10 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { TinkClient, TinkConfig } from "@tink-effect/core"
 import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
+import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
-import * as RedisUrl from "./internal/redisUrl.js"
 import * as ResponseCache from "./ResponseCache.js"
 
 /**
@@ -74,16 +71,7 @@ export const layerConfig = (
  */
 export const fromEnv: Config.Config<Options> = Config.all({
   config: TinkConfig.fromEnv,
-  redisUrl: Config.option(
-    Config.redacted("TINK_REDIS_URL").pipe(
-      Config.mapOrFail((url) => {
-        const problem = RedisUrl.problem(Redacted.value(url))
-        return problem === undefined
-          ? Either.right(url)
-          : Either.left(ConfigError.InvalidData(["TINK_REDIS_URL"], `The Redis URL ${problem}`))
-      })
-    )
-  )
+  redisUrl: Config.option(ResponseCache.redisUrl("TINK_REDIS_URL"))
 }).pipe(
   Config.map(({ config, redisUrl }) => ({
     config,

@@ -5,8 +5,10 @@
  * Layout, per namespace `ns` (default `"tink"`):
  * - `ns:gen:{scope}` holds the scope's generation, `<epoch>:<integer>`: a random integer when
  *   created (C10), bumped by one atomic script on invalidation (C11), kept alive longer than any
- *   entry under it. The epoch is the Redis server's `run_id`: after a restart (possibly from an
- *   older snapshot) or a failover, generations of the previous server are replaced, never trusted.
+ *   entry under it. The epoch names the data set: the master's replication id, which Redis
+ *   changes on every restart and every promotion. Each script reads it itself (INFO replication)
+ *   and refuses to run on a replica, so generations written before a rollback are replaced,
+ *   never trusted.
  * - `ns:e:{scope}:<generation>:<request key>` holds the JSON of the schema-encoded value, with
  *   the entry's TTL. The `{scope}` hash tag keeps a scope's keys on one cluster slot.
  *
@@ -17,17 +19,19 @@
  */
 import { ResponseCache as Core } from "@tink-effect/core"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import type * as Metric from "effect/Metric"
-import type * as Redacted from "effect/Redacted"
+import * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as RedisMetrics from "./internal/redisMetrics.js"
 import * as RedisStore from "./internal/redisStore.js"
+import * as RedisUrl from "./internal/redisUrl.js"
 
 /**
  * What a store returns for one read (see `@tink-effect/core`).
@@ -141,9 +145,11 @@ export const stats: Effect.Effect<Stats, never, ResponseCache> = Core.stats
  */
 export interface RedisOptions {
   /**
-   * `redis[s]://[[user][:password]@]host[:port][/db]`; default `redis://127.0.0.1:6379`. May be
-   * `Redacted`, since it can hold a password. A malformed URL fails the store's construction with
-   * a `ConfigError` (path `url`) that never quotes it.
+   * `redis[s]://[[user][:password]@]host[:port][/db]` or
+   * `unix://[[user][:password]@]/path/to/socket[?db=N]`; default `redis://127.0.0.1:6379`. The
+   * URL of the master (a replica is refused). May be `Redacted`, since it can hold a password. A
+   * malformed URL fails the store's construction with a `ConfigError` (path `url`) that never
+   * quotes it.
    */
   readonly url?: string | Redacted.Redacted<string> | undefined
   /** Prefix of every key, so several caches (or other data) can share one Redis; default `"tink"`. */
@@ -184,11 +190,24 @@ export interface RedisOptions {
  * An invalidation Redis refuses to write (OOM at `maxmemory` under `noeviction`) deletes the
  * scope's generation key instead, which Redis allows: old entries are unreachable for every
  * instance, and the scope is not cached until Redis accepts writes again (counted in
- * `invalidationFallbacks`, logged). Generations carry the epoch of the Redis server (its
- * `run_id`, learnt on every connection before any command runs), so a Redis restarted from an
- * older snapshot, or a failover to a lagging replica, never brings deleted data back. When the
- * scope closes, pending invalidations get one last bounded delivery; those that fail are logged
- * as an error and counted in `invalidationsLost`.
+ * `invalidationFallbacks`, logged).
+ *
+ * Generations carry the epoch of the data set they were written in (the master's replication
+ * id, which Redis draws anew at every start and every promotion), and every script checks it in
+ * the same atomic step as the data it reads or writes, on the server it actually reaches: on a
+ * replica reads are misses and invalidations stay pending; generations of another epoch are
+ * never trusted. So a Redis restarted from an older snapshot or AOF, a failover to a lagging
+ * replica, or a master demoted, resynced from one and promoted again, never brings deleted data
+ * back. Not covered: keys restored into a running master by hand (RESTORE, a backup tool
+ * writing keys), which Redis cannot tell from writes.
+ *
+ * When the scope closes, pending invalidations get one last bounded delivery (at least 2 s, at
+ * most 5 s), including those that fail while it runs; whatever is still pending then, and any
+ * invalidation asked for after close, is logged as an error and counted in `invalidationsLost`.
+ *
+ * The Redis user needs EVALSHA and EVAL, and, from scripts, INFO (ACL category `@dangerous`),
+ * GET, SET, PEXPIRE, PTTL, DEL; SCAN for `stats`. Without INFO every read is a miss, logged as
+ * an error when the connection is made.
  *
  * A read is one round trip (a Lua script reads the generation and the entry), a write and an
  * invalidation are one script each. `size` counts the namespace's entries with SCAN, stopping at
@@ -230,7 +249,26 @@ export const invalidationFallbacks: Metric.Metric.Counter<number> = RedisMetrics
 export const invalidationsLost: Metric.Metric.Counter<number> = RedisMetrics.invalidationsLost
 
 /**
- * `layerRedis` with its options read from configuration.
+ * A Redis URL read from configuration key `name`, as `Redacted` (it may hold a password). A
+ * malformed URL fails with a `ConfigError` naming `name`, never quoting the URL.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const redisUrl = (name: string): Config.Config<Redacted.Redacted<string>> =>
+  Config.redacted(name).pipe(
+    Config.mapOrFail((url) => {
+      const problem = RedisUrl.problem(Redacted.value(url))
+      return problem === undefined
+        ? Either.right(url)
+        : Either.left(ConfigError.InvalidData([name], `The Redis URL ${problem}`))
+    })
+  )
+
+/**
+ * `layerRedis` with its options read from configuration. Read the URL with `redisUrl`: it is
+ * `Redacted`, and a malformed one fails naming your key (a URL from another `Config` fails
+ * naming `url`).
  *
  * @example
  * ```ts
@@ -238,7 +276,10 @@ export const invalidationsLost: Metric.Metric.Counter<number> = RedisMetrics.inv
  * import { ResponseCache } from "@tink-effect/platform-node"
  *
  * const CacheLive = ResponseCache.layerRedisConfig(
- *   Config.all({ url: Config.string("TINK_REDIS_URL") })
+ *   Config.all({
+ *     url: ResponseCache.redisUrl("TINK_REDIS_URL"),
+ *     namespace: Config.withDefault(Config.string("TINK_CACHE_NAMESPACE"), "tink")
+ *   })
  * )
  * ```
  *

@@ -7,18 +7,30 @@ import {
   Effect,
   Fiber,
   Layer,
+  Logger,
+  LogLevel,
   Redacted,
   Ref,
   Schedule,
   Schema
 } from "effect"
 import * as ResponseCache from "../src/ResponseCache.js"
-import { assertSafeConfigError, badRedisUrls } from "./utils/badRedisUrls.js"
+import { assertSafeConfigError, badRedisUrls, password } from "./utils/badRedisUrls.js"
 import { type Admin, admin, monitor, namespace, redisTarget, redisUrl } from "./utils/redis.js"
 import * as TcpProxy from "./utils/tcpProxy.js"
 
 // Every test runs against the real Redis on 127.0.0.1:6379; `admin` fails the test (never skips
 // it) when that Redis does not answer. Each test has its own random namespace.
+
+/** Malformed unix:// URLs carrying the password (node-redis would decode or quote them). */
+const badUnixUrls: ReadonlyArray<string> = [
+  `unix://user:${password}@/`, // no socket path
+  `unix://:${password}@/tmp/redis.sock?db=x`, // db not a number
+  `unix://:${password}@/tmp/redis.sock?timeout=1`, // a query node-redis ignores
+  `unix://:%zz${password}@/tmp/redis.sock`, // bad percent-encoding in the password
+  `unix://:${password}@/tmp/%zz.sock`, // bad percent-encoding in the path
+  `unix:${password}` // no //
+]
 
 const Versioned = Schema.Struct({ version: Schema.Number })
 type Versioned = typeof Versioned.Type
@@ -183,6 +195,37 @@ describe("Redis response store", () => {
       assert.deepStrictEqual(yield* read(cache, "u:bob", tink.fetch), { version: 2 })
       assert.strictEqual(yield* tink.calls, 2)
       assert.strictEqual((yield* cache.stats).storeErrors, 1)
+    }))
+
+  it.scopedLive("an entry that does not decode is logged by operation and path, never by its content", () =>
+    Effect.gen(function*() {
+      const ns = namespace()
+      const redis = yield* admin
+      const lines: Array<string> = []
+      const capture = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make((options) => {
+          lines.push(Logger.logfmtLogger.log(options))
+        })
+      )
+      const store = yield* ResponseCache.makeRedisStore({ namespace: ns, timeout: "250 millis", generationTtl })
+      const { generation } = yield* store.read("u:kim", "k", Versioned)
+      const entry = `${ns}:e:{u:kim}:${generation}:k`
+      const readLogged = Effect.zipRight(
+        store.read("u:kim", "k", Versioned),
+        Effect.sync(() => lines.splice(0).join("\n"))
+      ).pipe(Effect.provide(capture), Logger.withMinimumLogLevel(LogLevel.Debug))
+
+      yield* redis.send(["SET", entry, JSON.stringify({ version: "cred-secret-42" }), "PX", "60000"])
+      const shape = yield* readLogged
+      assert.include(shape, "decode failed")
+      assert.include(shape, "shape at .version", shape)
+      assert.notInclude(shape, "cred-secret-42")
+
+      yield* redis.send(["SET", entry, "cred-secret-43 is not JSON", "PX", "60000"])
+      const json = yield* readLogged
+      assert.include(json, "decode failed")
+      assert.notInclude(json, "cred-secret-43")
     }))
 
   it.scopedLive("C5: an invalidation through one instance is seen by reads through another", () =>
@@ -416,6 +459,23 @@ describe("Redis response store", () => {
 
       yield* proxy.restore
       yield* eventually(Effect.zipRight(read(cache, "u:gina", tink.fetch), cache.stats), (stats) => stats.hits > 0)
+    }))
+
+  it.scopedLive("redisUrl: a malformed URL fails naming the configuration key, never quoting it", () =>
+    Effect.gen(function*() {
+      for (const url of [...badRedisUrls, ...badUnixUrls]) {
+        const layer = ResponseCache.layerRedisConfig(Config.all({ url: ResponseCache.redisUrl("MY_REDIS_URL") })).pipe(
+          Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["MY_REDIS_URL", url]]))))
+        )
+        assertSafeConfigError(yield* Effect.flip(Layer.build(layer)), "MY_REDIS_URL")
+      }
+    }))
+
+  it.scopedLive("unix:// URLs are checked like the others: a malformed one is a ConfigError without the secret", () =>
+    Effect.gen(function*() {
+      for (const url of badUnixUrls) {
+        assertSafeConfigError(yield* Effect.flip(ResponseCache.makeRedisStore({ url })), "url")
+      }
     }))
 
   it.scopedLive("layerRedisConfig reads its options from Config; stats count the namespace's entries", () =>

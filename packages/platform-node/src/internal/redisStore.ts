@@ -4,6 +4,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
@@ -40,6 +41,8 @@ const closeWait = Duration.seconds(1)
  */
 const lastDeliveryFloor = Duration.seconds(2)
 const lastDeliveryCap = Duration.seconds(5)
+/** The pause between two rounds of the last delivery after one that failed. */
+const lastDeliveryGap = Duration.millis(50)
 /** `size` stops counting here: it is a SCAN, O(keys in the database). */
 const sizeCap = 100_000
 
@@ -55,15 +58,26 @@ const defaultSchedule: Schedule.Schedule<unknown, unknown> = Schedule.union(
 const freshGeneration = (): string => String(Math.floor(Math.random() * 2 ** 47))
 
 /**
- * The epoch of a connection: the server's `run_id`, random per redis-server process (a promoted
- * replica has its own). Any event that can roll the data set back (a restart from a snapshot, a
- * failover) changes it, and every generation carries it, so generations written before are
- * never trusted again.
+ * What went wrong, as a class safe for logs: a Redis error code (`OOM`, `NOPERM`, `TINKNOTMASTER`,
+ * ...), a Node error code (`ECONNREFUSED`), a node-redis error class (`ClientOfflineError`) or a
+ * reason of our own. Never a message: those may quote values or addresses.
  */
-const epochOf = (info: unknown): string | undefined => {
-  const match = typeof info === "string" ? /^run_id:([0-9a-f]{40})\s*$/m.exec(info) : null
-  return match === null ? undefined : match[1]!.slice(0, 16)
+const reasonOf = (cause: unknown): string => {
+  if (typeof cause === "string") return cause
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code
+    if (typeof code === "string" && /^[A-Z0-9_]+$/.test(code)) return code
+    // An ACL denial inside a script is an ERR, not a NOPERM.
+    if (/^ERR The user executing the script can't /.test(cause.message)) return "NOPERM"
+    const word = /^([A-Z][A-Z0-9_]+) /.exec(cause.message)
+    if (word !== null) return word[1]!
+    return cause.constructor.name
+  }
+  return "unknown"
 }
+
+/** How a new connection's server answered the probe. */
+type Probe = "ok" | "denied" | "replica" | "failed"
 
 /** Scopes are user ids or token hashes: logs carry a short hash of them, never the scope itself. */
 const scopeTag = (scope: string): string => createHash("sha256").update(scope).digest("hex").slice(0, 12)
@@ -92,8 +106,7 @@ export const make = (
     const timeout = Duration.decode(options.timeout ?? Duration.millis(20))
     // setTimeout takes at most 2^31 - 1 ms; an infinite bound means no timer at all.
     const bound = (duration: Duration.Duration) => ({
-      ms: Duration.isFinite(duration) ? Math.min(2 ** 31 - 1, Duration.toMillis(duration)) : undefined,
-      text: Duration.format(duration)
+      ms: Duration.isFinite(duration) ? Math.min(2 ** 31 - 1, Duration.toMillis(duration)) : undefined
     })
     const readBound = bound(timeout)
     const invalidationBound = bound(Duration.decode(options.invalidationTimeout ?? Duration.seconds(1)))
@@ -113,17 +126,15 @@ export const make = (
     const storeScope = yield* Effect.scope
 
     /**
-     * The connection commands go through: `socket` counts node-redis's sockets, `epoch` is the
-     * epoch of the current one, undefined from the moment a new socket connects until its server
-     * told its `run_id`. No command runs without an epoch, so nothing reaches a restarted or
-     * failed-over server under the epoch of the one before (the offline queue is off too).
+     * What the store last learnt of the data set it talks to: the epoch prefix (`<epoch>:`) of the
+     * last probe or read, to log a change of data set once; and the alarm (a replica, INFO denied)
+     * already logged, so it is logged once per occurrence, not once per read. Neither gates
+     * anything: every script checks the epoch itself, atomically (see redisScripts.ts).
      */
-    const link: { socket: number; epoch: string | undefined; last: string | undefined } = {
-      socket: 0,
-      epoch: undefined,
-      last: undefined
-    }
-    const epochWaiters = new Set<() => void>()
+    let seenEpoch: string | undefined
+    let alarmed: string | undefined
+    const readyWaiters = new Set<() => void>()
+    const probeWaiters = new Set<(probe: Probe) => void>()
 
     const client = yield* Effect.acquireRelease(
       Effect.sync(() => {
@@ -138,30 +149,19 @@ export const make = (
         // would crash. Log the loss of the connection once, and its return.
         let up = false
         let lost = false
-        // From the moment the socket is lost, no epoch: what comes next may be another server.
-        const forget = () => {
-          if (!client.isReady) link.epoch = undefined
-        }
-        client.on("reconnecting", forget)
-        client.on("end", forget)
         client.on("error", (error: unknown) => {
-          forget()
           if (!up) return
           up = false
           lost = true
           runFork(
             Effect.logWarning("Redis response cache: connection lost, serving misses until it is back").pipe(
-              Effect.annotateLogs("error", error instanceof Error ? error.message : String(error))
+              Effect.annotateLogs("reason", reasonOf(error))
             )
           )
         })
-        // Emitted for every new socket before it is ready: from here on, no epoch.
-        client.on("connect", () => {
-          link.socket++
-          link.epoch = undefined
-        })
         client.on("ready", () => {
-          learnEpoch(client, link.socket)
+          for (const waiter of readyWaiters) waiter()
+          runFork(checkServer)
           if (up) return
           up = true
           runFork(
@@ -175,75 +175,93 @@ export const make = (
       (client) =>
         // Finalizers run uninterruptibly: the wait must be made interruptible for the bound to work.
         Effect.interruptible(Effect.tryPromise(() => client.close())).pipe(
-          Effect.timeout(closeWait),
-          Effect.orElse(() => Effect.sync(() => client.destroy()))
+          Effect.timeoutFail({ duration: closeWait, onTimeout: () => "timeout" }),
+          Effect.catchAll((error) =>
+            Effect.zipRight(
+              Effect.sync(() => client.destroy()),
+              Effect.logDebug("Redis response cache: the connection did not close cleanly; destroyed").pipe(
+                Effect.annotateLogs("reason", typeof error === "string" ? error : reasonOf(error.error))
+              )
+            )
+          )
         )
     )
 
-    /** Asks the server of socket number `socket` for its epoch; ignored if the socket changed meanwhile. */
-    function learnEpoch(redis: typeof client, socket: number) {
-      redis.sendCommand(["INFO", "server"]).then(
-        (info) => {
-          if (link.socket !== socket) return
-          const epoch = epochOf(info)
-          if (epoch === undefined) {
-            runFork(Effect.logError("Redis response cache: INFO shows no run_id; serving misses"))
-            return
-          }
-          if (link.last !== undefined && link.last !== epoch) {
-            runFork(Effect.logWarning(
-              "Redis response cache: now on another Redis server process (restart or failover); entries cached before are ignored"
-            ))
-          }
-          link.last = epoch
-          link.epoch = epoch
-          for (const waiter of epochWaiters) waiter()
-        },
-        (error: unknown) => {
-          // A dropped socket is handled by the next one; anything else (e.g. INFO denied by an
-          // ACL) leaves the store serving misses, so say so.
-          if (link.socket !== socket || !redis.isReady) return
-          runFork(
-            Effect.logError("Redis response cache: INFO failed, serving misses until the next connection").pipe(
-              Effect.annotateLogs("error", error instanceof Error ? error.message : String(error))
-            )
-          )
-        }
-      )
+    /** Notes the epoch of a reply; a change (restart, failover, resync) is logged once. */
+    const noteEpoch = (prefix: string) => {
+      if (seenEpoch !== undefined && seenEpoch !== prefix) {
+        runFork(Effect.logWarning(
+          "Redis response cache: Redis now holds another data set (restart, failover or resync); entries cached before are ignored"
+        ))
+      }
+      seenEpoch = prefix
+      alarmed = undefined
     }
 
-    // Wait for the first connection attempt and its epoch (at most `connectWait`), so a fresh
-    // store can serve hits at once. If it fails, reads are misses while node-redis keeps
-    // reconnecting in the background; `connect()` settles only then (or rejects when closed).
-    const connected = yield* Effect.async<boolean>((resume) => {
-      const onEpoch = () => {
-        detach()
-        resume(Effect.succeed(true))
-      }
-      const onError = () => {
-        detach()
-        resume(Effect.succeed(false))
-      }
-      const detach = () => {
-        epochWaiters.delete(onEpoch)
-        client.off("error", onError)
-      }
-      epochWaiters.add(onEpoch)
-      client.once("error", onError)
-      client.connect().catch(() => undefined)
-      return Effect.sync(detach)
-    }).pipe(
-      Effect.interruptible,
-      Effect.timeoutTo({ duration: connectWait, onTimeout: () => false, onSuccess: (ready) => ready })
-    )
-    if (!connected) {
-      yield* Effect.logWarning("Redis response cache: Redis not reachable yet, serving misses until it is")
+    /** Logs once, until the next change of data set, that Redis refuses the cache's scripts. */
+    const alarm = (reason: string): Effect.Effect<void> => {
+      if (alarmed === reason) return Effect.void
+      alarmed = reason
+      return reason === "NOPERM"
+        ? Effect.logError(
+          "Redis response cache: the Redis user may not run the cache's scripts (EVALSHA and EVAL, and from them INFO, GET, SET, PEXPIRE, PTTL, DEL; INFO is in the ACL category @dangerous); serving misses until it may"
+        )
+        : Effect.logWarning(
+          "Redis response cache: this Redis is not a master (a replica, or a failover under way); serving misses and holding invalidations until it is"
+        )
     }
+
+    /**
+     * Asks a new connection's server for its epoch: an ACL that denies INFO, a URL that points at
+     * a replica, or a change of data set show up in the logs when the connection is made, not at
+     * the first read.
+     */
+    const checkServer: Effect.Effect<void> = Effect.suspend(() =>
+      evalScript("probe", Scripts.probe, [], [], invalidationBound).pipe(
+        Effect.matchEffect({
+          onSuccess: (reply) => {
+            if (typeof reply === "string" && reply.length === 17) {
+              noteEpoch(reply)
+              return Effect.succeed<Probe>("ok")
+            }
+            return Effect.as(
+              Effect.logError("Redis response cache: unexpected reply from Redis; serving misses"),
+              "failed" as const
+            )
+          },
+          onFailure: (error) => {
+            const reason = reasonOf(error.cause)
+            if (reason === "NOPERM") return Effect.as(alarm(reason), "denied" as const)
+            if (reason === Scripts.notMaster) return Effect.as(alarm(reason), "replica" as const)
+            // A dropped socket is handled by the next one.
+            if (!client.isReady) return Effect.succeed<Probe>("failed")
+            return Effect.as(
+              Effect.logError("Redis response cache: checking the Redis server failed; serving misses").pipe(
+                Effect.annotateLogs("reason", reason)
+              ),
+              "failed" as const
+            )
+          }
+        }),
+        Effect.tap((probe) =>
+          Effect.sync(() => {
+            for (const waiter of probeWaiters) waiter(probe)
+          })
+        ),
+        Effect.asVoid
+      )
+    )
 
     let errors = 0
     let lastSize = 0
     /** Scopes whose invalidation has not reached Redis yet. */
     const pending = new Map<string, Pending>()
+    /**
+     * `closing` from the moment the last delivery starts: invalidations that fail then are left to
+     * it instead of forking a delivery into the closing scope. `closed` once it is over: an
+     * invalidation that fails then is lost at once, and counted as such.
+     */
+    let phase: "open" | "closing" | "closed" = "open"
 
     /**
      * Runs one command with the bounded wait (C9). When the wait runs out we only stop waiting:
@@ -256,15 +274,10 @@ export const make = (
      */
     const command = <A>(
       operation: string,
-      run: (epoch: string, socket: number) => Promise<A>,
-      limit: { readonly ms: number | undefined; readonly text: string } = readBound
+      run: () => Promise<A>,
+      limit: { readonly ms: number | undefined } = readBound
     ): Effect.Effect<A, RedisStoreError> =>
       Effect.async<A, RedisStoreError>((resume) => {
-        const epoch = link.epoch
-        if (epoch === undefined) {
-          resume(Effect.fail(new RedisStoreError({ operation, cause: "not connected to a known Redis server" })))
-          return
-        }
         let settled = false
         const settle = (effect: Effect.Effect<A, RedisStoreError>) => {
           if (settled) return
@@ -273,11 +286,11 @@ export const make = (
           resume(effect)
         }
         const timer = limit.ms === undefined ? undefined : setTimeout(
-          () => settle(Effect.fail(new RedisStoreError({ operation, cause: `no reply within ${limit.text}` }))),
+          () => settle(Effect.fail(new RedisStoreError({ operation, cause: "timeout" }))),
           limit.ms
         )
         try {
-          run(epoch, link.socket).then(
+          run().then(
             (reply) => settle(Effect.succeed(reply)),
             (cause: unknown) => settle(Effect.fail(new RedisStoreError({ operation, cause })))
           )
@@ -290,42 +303,79 @@ export const make = (
         })
       })
 
-    /** EVALSHA, falling back to EVAL (which also caches the script) after a SCRIPT FLUSH or restart. */
-    const evalScript = (
+    /**
+     * EVALSHA, falling back to EVAL (which also caches the script) after a SCRIPT FLUSH or
+     * restart. Whichever server the fallback reaches, the script checks the epoch itself.
+     */
+    function evalScript(
       operation: string,
       script: Scripts.Script,
       keys: ReadonlyArray<string>,
-      args: (epoch: string) => ReadonlyArray<string>,
+      args: ReadonlyArray<string>,
       limit = readBound
-    ): Effect.Effect<unknown, RedisStoreError> =>
-      command(operation, (epoch, socket) => {
-        const tail = [String(keys.length), ...keys, ...args(epoch)]
+    ): Effect.Effect<unknown, RedisStoreError> {
+      return command(operation, () => {
+        const tail = [String(keys.length), ...keys, ...args]
         return client.sendCommand(["EVALSHA", script.sha, ...tail]).catch((error: unknown) => {
           if (error instanceof Error && error.message.startsWith("NOSCRIPT")) {
-            // A restart flushes scripts: never send the fallback to a server other than the one
-            // the epoch was learnt from.
-            if (link.socket !== socket || link.epoch !== epoch) throw new Error("the connection changed")
             return client.sendCommand(["EVAL", script.source, ...tail])
           }
           throw error
         })
       }, limit)
+    }
+
+    // Wait for the first connection and its check (at most `connectWait`), so a fresh store can
+    // serve hits at once, and a server that will not serve the cache is named as such. If it
+    // fails, reads are misses while node-redis keeps reconnecting in the background; `connect()`
+    // settles only then (or rejects when closed).
+    const first = yield* Effect.async<Probe | "unreachable">((resume) => {
+      const onProbe = (probe: Probe) => {
+        detach()
+        resume(Effect.succeed(probe))
+      }
+      const onError = () => {
+        detach()
+        resume(Effect.succeed("unreachable"))
+      }
+      const detach = () => {
+        probeWaiters.delete(onProbe)
+        client.off("error", onError)
+      }
+      probeWaiters.add(onProbe)
+      client.once("error", onError)
+      client.connect().catch(() => undefined)
+      return Effect.sync(detach)
+    }).pipe(
+      Effect.interruptible,
+      Effect.timeoutTo({ duration: connectWait, onTimeout: () => "unreachable" as const, onSuccess: (probe) => probe })
+    )
+    if (first === "unreachable") {
+      yield* Effect.logWarning("Redis response cache: Redis not reachable yet, serving misses until it is")
+    }
 
     const generationKey = (scope: string) => `${namespace}:gen:{${scope}}`
     const entryPrefix = (scope: string) => `${namespace}:e:{${scope}}:`
 
+    /** A command that failed: counted, logged at debug with its operation and reason class only. */
     const failed = (error: RedisStoreError, scope: string) =>
       Effect.suspend(() => {
         errors++
         TinkMetrics.cacheStoreErrors.unsafeUpdate(1, [])
+        const reason = reasonOf(error.cause)
         return Effect.logDebug(`Redis response cache: ${error.operation} failed`).pipe(
-          Effect.annotateLogs({ scope: scopeTag(scope), error: String(error.cause) })
+          Effect.annotateLogs({ scope: scopeTag(scope), reason }),
+          Effect.zipRight(reason === "NOPERM" || reason === Scripts.notMaster ? alarm(reason) : Effect.void)
         )
       })
 
     const miss: ResponseCache.StoreRead<never> = { generation: undefined, value: Option.none() }
 
-    /** A reply of the read script, checked, parsed and decoded without further effect steps. */
+    /**
+     * A reply of the read script, checked, parsed and decoded without further effect steps. An
+     * entry that does not decode is reported by where (the paths in the value), never by what:
+     * cached values are users' data.
+     */
     const decodeReply = <A, I>(
       reply: unknown,
       schema: Schema.Schema<A, I>
@@ -335,26 +385,28 @@ export const make = (
         (reply[1] !== null && typeof reply[1] !== "string")
       ) return new RedisStoreError({ operation: "read", cause: "unexpected reply" })
       const generation = reply[0]
+      if (seenEpoch === undefined || !generation.startsWith(seenEpoch)) noteEpoch(generation.slice(0, 17))
       const raw = reply[1] as string | null
       if (raw === null) return { generation, value: Option.none() }
       let json: unknown
       try {
         json = JSON.parse(raw)
-      } catch (cause) {
-        return new RedisStoreError({ operation: "decode", cause })
+      } catch {
+        return new RedisStoreError({ operation: "decode", cause: "invalid JSON" })
       }
       const decoded = Schema.decodeUnknownEither(schema)(json)
-      return decoded._tag === "Right"
-        ? { generation, value: Option.some(decoded.right) }
-        : new RedisStoreError({ operation: "decode", cause: decoded.left })
+      if (decoded._tag === "Right") return { generation, value: Option.some(decoded.right) }
+      const paths = ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((issue) =>
+        issue.path.map((key) => typeof key === "number" ? `[${key}]` : `.${String(key)}`).join("") || "."
+      )
+      return new RedisStoreError({ operation: "decode", cause: `not the schema's shape at ${paths.join(" ")}` })
     }
 
     const read = <A, I>(scope: string, key: string, schema: Schema.Schema<A, I>) =>
       Effect.suspend((): Effect.Effect<ResponseCache.StoreRead<A>> => {
         // An invalidation of this scope has not reached Redis: bypass the shared store (C9).
         if (pending.has(scope)) return Effect.succeed(miss)
-        return evalScript("read", Scripts.read, [generationKey(scope)], (epoch) => [
-          epoch,
+        return evalScript("read", Scripts.read, [generationKey(scope)], [
           entryPrefix(scope),
           key,
           freshGeneration(),
@@ -380,17 +432,12 @@ export const make = (
         if (ttlMs < 1 || pending.has(entry.scope)) return Effect.void
         return Schema.encode(entry.schema)(entry.value).pipe(
           Effect.flatMap((encoded) => Effect.try(() => JSON.stringify(encoded))),
-          Effect.mapError((cause) => new RedisStoreError({ operation: "encode", cause })),
+          Effect.mapError(() => new RedisStoreError({ operation: "encode", cause: "not encodable" })),
           Effect.flatMap((value) =>
             evalScript("write", Scripts.write, [
               generationKey(entry.scope),
               `${entryPrefix(entry.scope)}${entry.generation}:${entry.key}`
-            ], (epoch) =>
-              // A value read under another epoch is not stored: the script would refuse it anyway
-              // (generations carry their epoch), this only saves the round trip's value.
-              entry.generation.startsWith(`${epoch}:`)
-                ? [entry.generation, value, String(ttlMs), generationTtlMs]
-                : ["", "", "1", "1"])
+            ], [entry.generation, value, String(ttlMs), generationTtlMs])
           ),
           Effect.asVoid,
           Effect.catchAll((error) => failed(error, entry.scope))
@@ -406,7 +453,7 @@ export const make = (
         "invalidate",
         Scripts.invalidate,
         [generationKey(scope)],
-        (epoch) => [epoch, freshGeneration(), generationTtlMs],
+        [freshGeneration(), generationTtlMs],
         invalidationBound
       ).pipe(
         Effect.tap((reply) =>
@@ -439,12 +486,12 @@ export const make = (
               Effect.suspend(() => {
                 state.delivering = false
                 return Effect.logError("Redis response cache: gave up delivering an invalidation").pipe(
-                  Effect.annotateLogs({ scope: scopeTag(scope), error: String(error.cause) })
+                  Effect.annotateLogs({ scope: scopeTag(scope), reason: reasonOf(error.cause) })
                 )
               }),
             onSuccess: () => {
               if (state.requested !== requested) return redeliver(scope, state)
-              pending.delete(scope)
+              if (pending.get(scope) === state) pending.delete(scope)
               return Effect.logInfo("Redis response cache: pending invalidation delivered").pipe(
                 Effect.annotateLogs("scope", scopeTag(scope))
               )
@@ -455,19 +502,32 @@ export const make = (
 
     const startDelivery = (scope: string, state: Pending) =>
       Effect.suspend(() => {
+        // While closing, the last delivery works through every pending scope: forking into the
+        // closing scope would interrupt the delivery at once.
+        if (phase !== "open" || state.delivering) return Effect.void
         state.delivering = true
         // Interruptible: the invalidation runs in a mutation's uninterruptible exit handler, and
         // closing the cache must not wait for a Redis that never comes back.
         return Effect.asVoid(Effect.forkIn(Effect.interruptible(redeliver(scope, state)), storeScope))
       })
 
+    /** An invalidation that failed after close: nothing will deliver it any more. */
+    const lostAfterClose = (scope: string, error: RedisStoreError) =>
+      Effect.suspend(() => {
+        Metrics.invalidationsLost.unsafeUpdate(1, [])
+        return Effect.logError(
+          "Redis response cache: an invalidation asked for after the cache closed was lost; other instances may serve that user's old entries until their TTL"
+        ).pipe(Effect.annotateLogs({ scope: scopeTag(scope), reason: reasonOf(error.cause) }))
+      })
+
     const invalidate = (scope: string) =>
       Effect.suspend(() => {
         const state = pending.get(scope)
         if (state !== undefined) {
-          // Still pending: the delivery under way sees the new count and delivers once more.
+          // Still pending: the delivery under way (or the last one, at close) sees the new count
+          // and delivers once more.
           state.requested++
-          return state.delivering ? Effect.void : startDelivery(scope, state)
+          return startDelivery(scope, state)
         }
         return bump(scope).pipe(
           Effect.asVoid,
@@ -475,13 +535,17 @@ export const make = (
             Effect.suspend(() => {
               errors++
               TinkMetrics.cacheStoreErrors.unsafeUpdate(1, [])
-              // Marked before anything else runs, so reads from now on bypass Redis.
-              const state: Pending = { requested: 1, delivering: false }
+              if (phase === "closed") return lostAfterClose(scope, error)
+              // Marked before anything else runs, so reads from now on bypass Redis. Another
+              // invalidation of the scope may have failed meanwhile: its mark is reused.
+              const existing = pending.get(scope)
+              const state: Pending = existing ?? { requested: 0, delivering: false }
+              state.requested++
               pending.set(scope, state)
               return Effect.logWarning(
                 "Redis response cache: invalidation not delivered; the scope bypasses Redis until it is"
               ).pipe(
-                Effect.annotateLogs({ scope: scopeTag(scope), error: String(error.cause) }),
+                Effect.annotateLogs({ scope: scopeTag(scope), reason: reasonOf(error.cause) }),
                 Effect.zipRight(startDelivery(scope, state))
               )
             })
@@ -516,7 +580,7 @@ export const make = (
         Effect.catchAll((error) =>
           Effect.as(
             Effect.logDebug("Redis response cache: size failed").pipe(
-              Effect.annotateLogs("error", String(error.cause))
+              Effect.annotateLogs("reason", reasonOf(error.cause))
             ),
             lastSize
           )
@@ -524,50 +588,83 @@ export const make = (
       )
     })
 
+    /** Resolves when the client is connected (at once if it is). */
+    const connection = Effect.async<void>((resume) => {
+      if (client.isReady) return resume(Effect.void)
+      const onReady = () => {
+        readyWaiters.delete(onReady)
+        resume(Effect.void)
+      }
+      readyWaiters.add(onReady)
+      return Effect.sync(() => readyWaiters.delete(onReady))
+    })
+
     /**
-     * On close, one last bounded delivery of the invalidations still pending (the redelivery
-     * fibers have been interrupted by then: they were forked into this scope after this finalizer
-     * was added). What cannot be delivered is lost for the other instances, which may serve those
-     * scopes' old entries until their TTL: logged as an error with the count, and counted.
+     * On close, a last bounded delivery of every pending invalidation: those pending when closing
+     * starts (their redelivery fibers have been interrupted by then: they were forked into this
+     * scope after this finalizer was added) and those that fail while it runs. It goes round until
+     * nothing is pending or the time is up; like `redeliver`, it clears a scope's mark only if no
+     * invalidation of it was asked for during its bump. What is still pending at the end is lost
+     * for the other instances, which may serve those scopes' old entries until their TTL: logged
+     * as an error with the count and the reasons (classes only), and counted.
      */
     const lastDelivery = Effect.suspend(() => {
-      const scopes = Array.from(pending.keys())
-      if (scopes.length === 0) return Effect.void
+      phase = "closing"
+      const announce = pending.size === 0 ? Effect.void : Effect.logInfo(
+        "Redis response cache: closing; last delivery of the pending invalidations"
+      ).pipe(Effect.annotateLogs("scopes", pending.size))
       let delivered = 0
-      // Not connected (the usual case after an outage): wait for the connection and its epoch.
-      const connection = Effect.async<void>((resume) => {
-        if (link.epoch !== undefined) return resume(Effect.void)
-        const onEpoch = () => {
-          epochWaiters.delete(onEpoch)
-          resume(Effect.void)
-        }
-        epochWaiters.add(onEpoch)
-        return Effect.sync(() => epochWaiters.delete(onEpoch))
-      })
-      return Effect.zipRight(
-        connection,
-        Effect.forEach(scopes, (scope) =>
+      const reasons = new Map<string, number>()
+      /** One bump of every scope pending now; succeeds with whether any of them failed. */
+      const round = Effect.suspend(() => {
+        const batch = Array.from(pending, ([scope, state]) => ({ scope, state, requested: state.requested }))
+        return Effect.forEach(batch, ({ requested, scope, state }) =>
           bump(scope).pipe(
-            Effect.tap(() => {
-              delivered++
-              pending.delete(scope)
-            }),
-            Effect.ignore
-          ), { concurrency: "unbounded", discard: true })
-      ).pipe(
+            Effect.match({
+              onFailure: (error) => {
+                const reason = reasonOf(error.cause)
+                reasons.set(reason, (reasons.get(reason) ?? 0) + 1)
+                return true
+              },
+              onSuccess: () => {
+                if (state.requested === requested && pending.get(scope) === state) {
+                  pending.delete(scope)
+                  delivered++
+                }
+                return false
+              }
+            })
+          ), { concurrency: "unbounded" }).pipe(Effect.map((failed) => failed.includes(true)))
+      })
+      const loop: Effect.Effect<void> = Effect.suspend(() =>
+        pending.size === 0 ? Effect.void : connection.pipe(
+          Effect.zipRight(round),
+          // A round that failed is not repeated at once: Redis refusing (a replica, an ACL) would
+          // otherwise be asked in a tight loop until the deadline.
+          Effect.flatMap((failed) => failed ? Effect.sleep(lastDeliveryGap) : Effect.void),
+          Effect.zipRight(loop)
+        )
+      )
+      return announce.pipe(
+        Effect.zipRight(loop),
         Effect.interruptible,
         Effect.timeoutTo({ duration: lastDeliveryWait, onTimeout: () => undefined, onSuccess: () => undefined }),
         Effect.zipRight(Effect.suspend(() => {
-          const lost = scopes.length - delivered
+          phase = "closed"
+          const lost = pending.size
+          pending.clear()
           if (lost === 0) {
-            return Effect.logInfo("Redis response cache: pending invalidations delivered at close").pipe(
-              Effect.annotateLogs("scopes", delivered)
-            )
+            return delivered === 0 ? Effect.void : Effect.logInfo(
+              "Redis response cache: pending invalidations delivered at close"
+            ).pipe(Effect.annotateLogs("scopes", delivered))
           }
           Metrics.invalidationsLost.unsafeUpdate(lost, [])
+          const why = reasons.size === 0
+            ? "not connected"
+            : Array.from(reasons, ([reason, count]) => `${reason} x${count}`).join(", ")
           return Effect.logError(
             `Redis response cache: ${lost} pending invalidation(s) lost at close; other instances may serve those users' old entries until their TTL`
-          ).pipe(Effect.annotateLogs({ lost, delivered }))
+          ).pipe(Effect.annotateLogs({ lost, delivered, reasons: why }))
         }))
       )
     })

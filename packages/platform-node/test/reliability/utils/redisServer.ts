@@ -20,6 +20,8 @@ import { createClient } from "redis"
 export interface RedisServer {
   readonly port: number
   readonly url: string
+  /** The server's unix socket, when started with `unixSocket: true`. */
+  readonly socketPath: string | undefined
   /** The server's working directory (a fresh temp directory), holding `dump.rdb` after `save`. */
   readonly dir: string
   /** SIGKILL: no shutdown, no save; clients see their connections reset. */
@@ -49,6 +51,8 @@ export interface RedisServer {
 export interface Options {
   /** Extra redis-server arguments, e.g. `["--maxmemory", "4mb", "--maxmemory-policy", "noeviction"]`. */
   readonly args?: ReadonlyArray<string> | undefined
+  /** Also listen on a unix socket in the server's directory (`socketPath`). */
+  readonly unixSocket?: boolean | undefined
 }
 
 const freePort = Effect.async<number>((resume) => {
@@ -106,6 +110,9 @@ export const makeWith = (options: Options): Effect.Effect<RedisServer, never, Sc
         "no",
         "--loglevel",
         "warning",
+        ...(options.unixSocket === true
+          ? ["--unixsocket", Path.join(dir, "redis.sock"), "--unixsocketperm", "700"]
+          : []),
         ...(options.args ?? [])
       ], { stdio: "ignore" })
       running.add(child)
@@ -181,6 +188,7 @@ export const makeWith = (options: Options): Effect.Effect<RedisServer, never, Sc
     return {
       port,
       url,
+      socketPath: options.unixSocket === true ? Path.join(dir, "redis.sock") : undefined,
       dir,
       kill,
       start,
