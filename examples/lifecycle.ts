@@ -10,7 +10,9 @@
  * TINK_REDIS_URL to keep the cache in Redis instead of memory.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Lifecycle, NodeTink, SandboxServer } from "@tink-effect/platform-node"
+import { Lifecycle } from "@tink-effect/demo"
+import { NodeTink } from "@tink-effect/platform-node"
+import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
 import { Config, Console, Effect, Layer, Option, Ref } from "effect"
 import * as Redacted from "effect/Redacted"
 

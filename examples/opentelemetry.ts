@@ -9,7 +9,9 @@ import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { ConsoleMetricExporter, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics"
 import { ConsoleSpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Lifecycle, NodeTink, SandboxServer } from "@tink-effect/platform-node"
+import { Lifecycle } from "@tink-effect/demo"
+import { NodeTink } from "@tink-effect/platform-node"
+import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
 import { Effect, Layer, Redacted } from "effect"
 
 const Telemetry = NodeSdk.layer(() => ({

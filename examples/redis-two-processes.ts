@@ -14,8 +14,9 @@
  *   4. A lists again: a miss, and the fresh list from Tink has one credential.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { NodeTink, ResponseCache, SandboxServer } from "@tink-effect/platform-node"
+import { NodeTink, ResponseCache } from "@tink-effect/platform-node"
 import { Sandbox } from "@tink-effect/sandbox"
+import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
 import { Users } from "@tink-effect/users"
 import { Config, Console, Duration, Effect, ManagedRuntime } from "effect"
 import * as Redacted from "effect/Redacted"

@@ -13,8 +13,11 @@
 //   4. type-check there, with the installed TypeScript, the README quick start
 //      (examples/quickstart.ts), the examples of the four package READMEs, a sandbox server, and
 //      the exports map (internals not importable), plus the published .d.ts files themselves,
-//   5. run the compiled quick start with plain node against that sandbox served over HTTP, and
-//      expect exit code 0 and "0 credential(s)".
+//   5. start the installed `tink-sandbox` command, seed it over HTTP, run the compiled quick start
+//      with plain node against it, and expect exit code 0 and "0 credential(s)"; serve the sandbox
+//      with the SandboxServer module too,
+//   6. install platform-node alone (with only what it depends on among ours) into another fresh
+//      project: `npm ls --omit=dev` must list no sandbox, and the package must load without it.
 //
 // Temporary directories are removed at the end, also on failure; `--keep` keeps them.
 // Usage: node scripts/consumer-test.mjs [--keep] [--no-clean]
@@ -147,7 +150,7 @@ const firstLine = (child, timeoutMs) =>
 
 const sandboxServerSource = `\
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { SandboxServer } from "@tink-effect/platform-node"
+import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
 import { Console, Effect } from "effect"
 
 // Serves the sandbox on a free port of 127.0.0.1, prints its URL, and runs until stopped.
@@ -167,6 +170,7 @@ import * as TinkClientModule from "@tink-effect/core/TinkClient"
 import { Users } from "@tink-effect/users"
 import * as UsersModule from "@tink-effect/users/Users"
 import { Sandbox } from "@tink-effect/sandbox"
+import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
 import { NodeTink } from "@tink-effect/platform-node"
 import * as NodeTinkModule from "@tink-effect/platform-node/NodeTink"
 
@@ -178,10 +182,23 @@ import type * as _SandboxInternal from "@tink-effect/sandbox/internal/sandbox"
 import type * as _RedisStore from "@tink-effect/platform-node/internal/redisStore"
 // @ts-expect-error the build output is reached through the exports map only
 import type * as _Dist from "@tink-effect/core/dist/index.js"
-// @ts-expect-error the npm start entrypoint is not a module to import
-import type * as _Main from "@tink-effect/platform-node/main"
+// @ts-expect-error the tink-sandbox command is not a module to import
+import type * as _Bin from "@tink-effect/sandbox/bin"
+// @ts-expect-error the sandbox server lives in the sandbox package, never in platform-node
+import type * as _NodeSandboxServer from "@tink-effect/platform-node/SandboxServer"
+// @ts-expect-error the npm start lifecycle is a private demo, not part of platform-node
+import type * as _Lifecycle from "@tink-effect/platform-node/Lifecycle"
 
-export const modules = [TinkClient, TinkClientModule, Users, UsersModule, Sandbox, NodeTink, NodeTinkModule]
+export const modules = [
+  TinkClient,
+  TinkClientModule,
+  Users,
+  UsersModule,
+  Sandbox,
+  SandboxServer,
+  NodeTink,
+  NodeTinkModule
+]
 `
 
 // Run with plain node: what resolves, and what must not.
@@ -193,6 +210,7 @@ for (const name of ["core", "users", "sandbox", "platform-node"]) {
   assert.match(resolved, /\\/node_modules\\/@tink-effect\\/[a-z-]+\\/dist\\/index\\.js$/, resolved)
   await import("@tink-effect/" + name)
 }
+assert.strictEqual(typeof (await import("@tink-effect/sandbox/SandboxServer")).layer, "function")
 assert.strictEqual(
   (await import("@tink-effect/core/TinkClient")).layer,
   (await import("@tink-effect/core")).TinkClient.layer,
@@ -202,7 +220,9 @@ for (const path of [
   "@tink-effect/core/internal/pipeline",
   "@tink-effect/sandbox/internal/sandbox",
   "@tink-effect/platform-node/internal/redisStore",
-  "@tink-effect/platform-node/main",
+  "@tink-effect/sandbox/bin",
+  "@tink-effect/platform-node/SandboxServer",
+  "@tink-effect/platform-node/Lifecycle",
   "@tink-effect/core/dist/internal/pipeline.js"
 ]) {
   await assert.rejects(import(path), (error) => {
@@ -242,7 +262,11 @@ try {
 
   await step(clean ? "clean build (tsc -b tsconfig.build.json)" : "build (tsc -b tsconfig.build.json)", async () => {
     const tsc = join(root, "node_modules", "typescript", "bin", "tsc")
-    if (clean) await run(process.execPath, [tsc, "-b", "tsconfig.build.json", "--clean"], { cwd: root })
+    if (clean) {
+      await run(process.execPath, [tsc, "-b", "tsconfig.build.json", "--clean"], { cwd: root })
+      // --clean removes only the outputs of today's sources; a deleted module's would still ship.
+      for (const name of packages) rmSync(join(root, "packages", name, "dist"), { recursive: true, force: true })
+    }
     await run(process.execPath, [tsc, "-b", "tsconfig.build.json"], { cwd: root })
     for (const name of packages) {
       for (const file of ["index.js", "index.d.ts"]) {
@@ -266,6 +290,13 @@ try {
         !/^(package\.json|README\.md|LICENSE|(dist|src)\/.+)$/.test(file) || /\.(test\.ts|tsbuildinfo)$/.test(file)
       )
       if (stray.length > 0) fail(`${entry.name}: unexpected files in the tarball: ${stray.join(", ")}`)
+      // `tsc -b --clean` leaves the outputs of deleted sources behind: they would ship as modules.
+      const orphans = files.filter((file) => /^dist\/.+\.js$/.test(file))
+        .filter((file) => !files.includes(file.replace(/^dist\//, "src/").replace(/\.js$/, ".ts")))
+      if (orphans.length > 0) fail(`${entry.name}: build output without a source: ${orphans.join(", ")}`)
+      if (entry.name === "@tink-effect/sandbox" && !files.includes("dist/bin.js")) {
+        fail(`${entry.name}: dist/bin.js (the tink-sandbox command) is not in the tarball`)
+      }
       packed.push({ name: entry.name, file: entry.filename, size: entry.size, count: files.length })
     }
     if (packed.length !== packages.length) fail(`packed ${packed.length} packages, expected ${packages.length}`)
@@ -296,6 +327,7 @@ try {
         readFileSync(join(root, "packages", name.slice("@tink-effect/".length), "package.json"), "utf8")
       )
       for (const peer of Object.keys(manifest.peerDependencies ?? {})) {
+        if (manifest.peerDependenciesMeta?.[peer]?.optional === true) continue
         if (!specs.some((spec) => parseSpec(spec).name === peer)) {
           fail(`README install line: ${peer} (a peer of ${name}) is missing`)
         }
@@ -366,16 +398,27 @@ try {
     if (!stdout.includes("exports ok")) fail(stdout)
   })
 
-  await step("run the quick start against the sandbox over HTTP", async () => {
-    const server = spawn(process.execPath, ["out/sandbox-server.js"], {
-      cwd: app,
-      env: baseEnv(),
-      stdio: ["ignore", "pipe", "pipe"]
-    })
+  /** Runs a server the test started until `body` is done, then stops it with SIGTERM. */
+  const withServer = async (command, args, body) => {
+    const server = spawn(command, args, { cwd: app, env: baseEnv(), stdio: ["ignore", "pipe", "pipe"] })
     children.add(server)
     try {
-      const url = await firstLine(server, 30_000)
-      if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(url)) fail(`the sandbox server printed ${JSON.stringify(url)}`)
+      return await body(await firstLine(server, 30_000))
+    } finally {
+      server.kill("SIGTERM")
+      await new Promise((done) => (server.exitCode !== null ? done() : server.once("exit", done)))
+      children.delete(server)
+    }
+  }
+
+  await step("tink-sandbox from the installed tarball: seeded over HTTP, the quick start runs against it", async () => {
+    // The command as npm installed it (its shebang and mode), not a node invocation of a file.
+    const bin = join(app, "node_modules", ".bin", process.platform === "win32" ? "tink-sandbox.cmd" : "tink-sandbox")
+    return withServer(bin, ["--port", "0"], async (line) => {
+      const url = /^tink-sandbox listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line)?.[1]
+      if (url === undefined) fail(`tink-sandbox printed ${JSON.stringify(line)}`)
+      const seeded = await fetch(`${url}/__sandbox/users`, { method: "POST", body: "{}" })
+      if (seeded.status !== 201) fail(`POST /__sandbox/users answered ${seeded.status}: ${await seeded.text()}`)
       const { stdout, stderr } = await run(process.execPath, ["out/quickstart.js"], {
         cwd: app,
         env: {
@@ -389,11 +432,63 @@ try {
       const output = stdout + stderr
       if (!output.includes("0 credential(s)")) fail(`the quick start did not print "0 credential(s)":\n${output}`)
       return output.trim().split("\n").at(-1)
-    } finally {
-      server.kill("SIGTERM")
-      await new Promise((done) => (server.exitCode !== null ? done() : server.once("exit", done)))
-      children.delete(server)
+    })
+  })
+
+  await step(
+    "the SandboxServer module serves the sandbox, control endpoints included",
+    async () =>
+      withServer(process.execPath, ["out/sandbox-server.js"], async (url) => {
+        if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(url)) fail(`the sandbox server printed ${JSON.stringify(url)}`)
+        const stats = await fetch(`${url}/__sandbox/stats`)
+        if (stats.status !== 200) fail(`GET /__sandbox/stats answered ${stats.status}`)
+      })
+  )
+
+  await step("platform-node alone: no sandbox in a production install", async () => {
+    // What platform-node needs among ours, from the manifests: the registry has none of them.
+    const manifestOf = (name) =>
+      JSON.parse(readFileSync(join(root, "packages", name.slice("@tink-effect/".length), "package.json"), "utf8"))
+    const ours = new Set()
+    const visit = (name) => {
+      if (ours.has(name)) return
+      ours.add(name)
+      for (const dependency of Object.keys(manifestOf(name).dependencies ?? {})) {
+        if (dependency.startsWith("@tink-effect/")) visit(dependency)
+      }
     }
+    visit("@tink-effect/platform-node")
+    const alone = join(work, "platform-node-alone")
+    mkdirSync(alone)
+    writeFileSync(
+      join(alone, "package.json"),
+      JSON.stringify({ name: "tink-effect-production", private: true, type: "module" }, null, 2)
+    )
+    const ranges = peerRanges()
+    const tarballsOf = [...ours].map((name) =>
+      join(tarballs, (packed.find((p) => p.name === name) ?? fail(`${name} was not packed`)).file)
+    )
+    await npm(
+      [
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--prefer-online",
+        "--omit=dev",
+        ...tarballsOf,
+        ...peers.map((peer) => `${peer}@${ranges[peer]}`)
+      ],
+      alone
+    )
+    const { stdout } = await npm(["ls", "--omit=dev", "--all", "--parseable", "--long"], alone)
+    const listed = stdout.split("\n").filter((line) => line.trim() !== "")
+    const sandbox = listed.filter((line) => line.includes("@tink-effect/sandbox"))
+    if (sandbox.length > 0) fail(`npm ls --omit=dev lists the sandbox:\n${sandbox.join("\n")}`)
+    // Listed or not, the package must load: an import of an undeclared package fails here.
+    await run(process.execPath, ["--input-type=module", "-e", "await import(\"@tink-effect/platform-node\")"], {
+      cwd: alone
+    })
+    return `${listed.length - 1} package(s), ${[...ours].join(", ")}; no @tink-effect/sandbox`
   })
 
   console.log(`consumer test passed in ${seconds(started)}`)

@@ -1,11 +1,6 @@
 /**
  * @since 0.1.0
  */
-export * as Lifecycle from "./Lifecycle.js"
-
-/**
- * @since 0.1.0
- */
 export * as NodeTink from "./NodeTink.js"
 
 /**
@@ -14,6 +9,10 @@ export * as NodeTink from "./NodeTink.js"
 export * as ResponseCache from "./ResponseCache.js"
 
 /**
+ * TEMPORARY, to be removed before 0.2.0 ships: kept only so test files still being moved compile.
+ * Import `@tink-effect/sandbox/SandboxServer` instead.
+ *
+ * @deprecated Moved to `@tink-effect/sandbox/SandboxServer`.
  * @since 0.1.0
  */
-export * as SandboxServer from "./SandboxServer.js"
+export * as SandboxServer from "@tink-effect/sandbox/SandboxServer"

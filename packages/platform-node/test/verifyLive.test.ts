@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { SandboxServer } from "@tink-effect/platform-node"
 import { Sandbox } from "@tink-effect/sandbox"
+import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
 import { Effect } from "effect"
 import { execFile } from "node:child_process"
 import { fileURLToPath } from "node:url"

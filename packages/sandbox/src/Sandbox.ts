@@ -250,7 +250,7 @@ export interface Service {
 }
 
 /**
- * The sandbox service. Tests and the Node entrypoint reach the same instance through it, so
+ * The sandbox service. Tests and the HTTP server reach the same instance through it, so
  * seeding, faults and counters apply to whatever transport serves `app`.
  *
  * @since 0.1.0
@@ -267,7 +267,7 @@ export class Sandbox extends Context.Tag("@tink-effect/sandbox/Sandbox")<Sandbox
 export const make: (options?: SandboxOptions) => Effect.Effect<Service> = internal.make
 
 /**
- * The sandbox as a layer, for serving it over real HTTP (see platform-node).
+ * The sandbox as a layer, for serving it over real HTTP (see `SandboxServer`).
  *
  * @since 0.1.0
  * @category layers

@@ -1,24 +1,27 @@
 /**
- * The sandbox served over real HTTP on this machine: for integration tests, benchmarks, the
- * `npm start` lifecycle, and as a local Tink stand-in while developing an app.
+ * The sandbox served over real HTTP on this machine: for integration tests, benchmarks, a demo,
+ * and as a local Tink stand-in while developing an app. Import it from
+ * `@tink-effect/sandbox/SandboxServer`: it is the one module that needs `@effect/platform-node`
+ * (an optional peer dependency), so the package root stays usable without it.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpServer from "@effect/platform/HttpServer"
-import { Sandbox } from "@tink-effect/sandbox"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { createServer } from "node:http"
+import * as control from "./internal/control.js"
+import * as Sandbox from "./Sandbox.js"
 
 /**
  * Where the served sandbox listens, e.g. `http://127.0.0.1:41234`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category tags
  */
-export class SandboxServer extends Context.Tag("@tink-effect/platform-node/SandboxServer")<SandboxServer, {
+export class SandboxServer extends Context.Tag("@tink-effect/sandbox/SandboxServer")<SandboxServer, {
   readonly url: string
   readonly port: number
 }>() {}
@@ -26,7 +29,7 @@ export class SandboxServer extends Context.Tag("@tink-effect/platform-node/Sandb
 /**
  * Where to listen. Port 0 (the default) lets the system pick a free port.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Options {
@@ -34,26 +37,43 @@ export interface Options {
   /** Default 127.0.0.1: the sandbox is a development tool, never exposed beyond the machine. */
   readonly host?: string | undefined
   readonly sandbox?: Sandbox.SandboxOptions | undefined
+  /**
+   * Serve the control endpoints under `/__sandbox/` (seed users, credentials and tokens, set
+   * faults, read counters over HTTP; see the package README). Default true. They are never
+   * recorded, counted or faulted.
+   */
+  readonly control?: boolean | undefined
 }
+
+/**
+ * The path under which the control endpoints are served.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const controlPrefix: string = control.prefix
 
 /**
  * Serves a fresh sandbox for the lifetime of the layer. The `Sandbox` service is provided too,
  * so a test can seed data, switch faults on and count requests while clients talk HTTP.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category layers
  */
 export const layer = (options: Options = {}): Layer.Layer<SandboxServer | Sandbox.Sandbox, never> => {
   const host = options.host ?? "127.0.0.1"
   const serve = Layer.unwrapEffect(
-    Effect.map(Sandbox.Sandbox, (sandbox) => HttpServer.serve(sandbox.app))
+    Effect.map(
+      Sandbox.Sandbox,
+      (sandbox) => HttpServer.serve(options.control === false ? sandbox.app : control.withControl(sandbox))
+    )
   )
   const address = Layer.effect(
     SandboxServer,
     HttpServer.addressWith((address) =>
       Effect.succeed(
         address._tag === "TcpAddress"
-          ? { url: `http://${host}:${address.port}`, port: address.port }
+          ? { url: `http://${urlHost(host)}:${address.port}`, port: address.port }
           : { url: "", port: 0 }
       )
     )
@@ -64,3 +84,6 @@ export const layer = (options: Options = {}): Layer.Layer<SandboxServer | Sandbo
     Layer.orDie
   )
 }
+
+/** An IPv6 literal goes in brackets inside a URL. */
+const urlHost = (host: string): string => host.includes(":") && !host.startsWith("[") ? `[${host}]` : host

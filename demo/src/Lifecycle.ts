@@ -1,6 +1,7 @@
 /**
  * The whole life of a Tink user, step by step, with what the cache did at each step: the main
- * job behind `npm start`, and a runnable tour of the library.
+ * job behind `npm start`, and a runnable tour of the library. Part of the private demo workspace:
+ * not published.
  *
  * @since 0.1.0
  */

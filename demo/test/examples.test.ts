@@ -7,7 +7,7 @@ import { promisify } from "node:util"
 // what it prints. The Redis example uses the Redis on 127.0.0.1:6379 and fails (never skips) when
 // that Redis does not answer.
 
-const root = fileURLToPath(new URL("../../../", import.meta.url))
+const root = fileURLToPath(new URL("../../", import.meta.url))
 
 /** The environment minus anything that would point an example elsewhere (real Tink, another Redis, a parent vitest). */
 const cleanEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {

@@ -6,6 +6,8 @@
  * @since 0.1.0
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { NodeTink } from "@tink-effect/platform-node"
+import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Console from "effect/Console"
@@ -14,8 +16,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Lifecycle from "./Lifecycle.js"
-import * as NodeTink from "./NodeTink.js"
-import * as SandboxServer from "./SandboxServer.js"
 
 const redisUrl = Config.option(Config.redacted("TINK_REDIS_URL"))
 const useRealTink = Config.option(Config.string("TINK_CLIENT_ID"))
