@@ -1,23 +1,12 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { ResponseCache, TinkClient, TinkConfig, TinkUser } from "@tink-effect/core"
+import { ResponseCache, TinkClient, TinkUser } from "@tink-effect/core"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 
 /** The whole stack over undici against `baseUrl`, with the given cache. */
 export const nodeRuntime = (baseUrl: string, cache: Layer.Layer<ResponseCache.ResponseCache, unknown>) =>
   ManagedRuntime.make(
-    TinkClient.layer.pipe(
-      Layer.provideMerge(
-        Layer.mergeAll(
-          TinkConfig.layer({
-            clientId: "bench",
-            clientSecret: Redacted.make("bench-secret"),
-            baseUrl,
-            maxRetries: 0
-          }),
-          cache,
-          NodeHttpClient.layerUndici
-        )
-      )
+    TinkClient.layer({ clientId: "bench", clientSecret: Redacted.make("bench-secret"), baseUrl, maxRetries: 0 }).pipe(
+      Layer.provideMerge(Layer.mergeAll(cache, NodeHttpClient.layerUndici))
     )
   )
 

@@ -6,7 +6,7 @@
  *   npx vitest run --root examples
  */
 import { assert, describe, it } from "@effect/vitest"
-import { ResponseCache, TinkClient, TinkConfig } from "@tink-effect/core"
+import { ResponseCache, TinkClient } from "@tink-effect/core"
 import { Sandbox } from "@tink-effect/sandbox"
 import { Users } from "@tink-effect/users"
 import { Effect, Layer, Redacted, TestClock } from "effect"
@@ -29,18 +29,14 @@ const connectionSummary = (session: Users.SessionOptions) =>
 // ---------------------------------------------------------------------------------------------
 
 /** The real Tink client over a fresh in-memory sandbox, with a memory cache. */
-const TinkTest = TinkClient.layer.pipe(
-  Layer.provideMerge(Layer.mergeAll(
-    Sandbox.layerTest(),
-    TinkConfig.layer({
-      // The sandbox's default app; the base URL is never dialled.
-      clientId: "sandbox-client",
-      clientSecret: Redacted.make("sandbox-secret"),
-      // Failures surface at once instead of after retries (which would wait on the TestClock).
-      maxRetries: 0
-    }),
-    ResponseCache.layerMemory({ capacity: 100 })
-  ))
+const TinkTest = TinkClient.layer({
+  // The sandbox's default app; the base URL is never dialled.
+  clientId: "sandbox-client",
+  clientSecret: Redacted.make("sandbox-secret"),
+  // Failures surface at once instead of after retries (which would wait on the TestClock).
+  maxRetries: 0
+}).pipe(
+  Layer.provideMerge(Layer.mergeAll(Sandbox.layerTest(), ResponseCache.layerMemory({ capacity: 100 })))
 )
 
 /** A user with bank credentials and a token, seeded straight into the sandbox (no requests). */

@@ -1,9 +1,10 @@
 /**
  * The response cache: per-scope entries, generation-based invalidation and single-flight reads.
  *
- * Why generations: invalidating a scope bumps its generation, which is O(1) (C11) and also
- * makes a read that was in flight during the bump harmless: it was keyed under the old
- * generation, so it neither stores into nor is joined by readers of the new one (C6).
+ * Why generations: invalidating a scope bumps its generation, which costs the same however many
+ * entries the scope holds, and also makes a read that was in flight during the bump harmless: it
+ * was keyed under the old generation, so it neither stores into nor is joined by readers of the
+ * new one.
  *
  * Values that come out of the cache are deeply frozen (arrays, plain objects, `Data`/`Schema.Class`
  * instances and `Option`s in them), whichever the store: one caller cannot change what another
@@ -29,8 +30,8 @@ import * as TinkMetrics from "./TinkMetrics.js"
 
 /**
  * What a store returns for one read: the scope's generation and the entry under it, if any.
- * `generation` is undefined when the store cannot be trusted right now (C9): the read is a
- * miss and its result is not stored.
+ * `generation` is undefined when the store cannot be trusted right now (Redis down or slow): the
+ * read is a miss and its result is not stored.
  *
  * @since 0.1.0
  * @category models
@@ -70,9 +71,6 @@ export interface Store {
     readonly generation: string
     /** The entry's key within the scope: partition, schema fingerprint and request key together. */
     readonly key: string
-    /** The two parts of `key`, for stores that keep partitions apart (the memory store). */
-    readonly partition?: string | undefined
-    readonly requestKey?: string | undefined
     readonly value: A
     readonly schema: Schema.Schema<A, I>
     readonly ttl: Duration.Duration
@@ -106,15 +104,12 @@ export interface Lookup<A, I, E> {
   readonly key: string
   readonly ttl: Duration.Duration
   readonly schema: Schema.Schema<A, I>
-  readonly fetch: Effect.Effect<A, E>
   /**
-   * The span to open around a read that goes to Tink (a miss or a bypass), with the outcome as
-   * `tink.cache.outcome`. Hits and reads that join one in flight open none: in Effect 3 a span
-   * costs several times a hit, so those are counted in `TinkMetrics` instead.
+   * Runs only for a read that goes to the source: a miss, or a read with caching off. A hit or a
+   * read that joins one in flight does not run it, so whatever it records (e.g. a span) marks
+   * the reads that reached Tink. The cache itself records metrics, never spans.
    */
-  readonly spanName?: string | undefined
-  /** A short hash of the scope for that span: a user id must not appear in clear. */
-  readonly scopeHash?: string | undefined
+  readonly fetch: Effect.Effect<A, E>
 }
 
 /**
@@ -229,27 +224,12 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
       TinkMetrics.cacheCoalesced.unsafeUpdate(1, [])
     }
 
-    const traced = <A, E>(
-      request: Lookup<A, unknown, E>,
-      outcome: "miss" | "bypass",
-      effect: Effect.Effect<A, E>
-    ): Effect.Effect<A, E> =>
-      request.spanName === undefined
-        ? effect
-        : Effect.withSpan(effect, request.spanName, {
-          attributes: request.scopeHash === undefined
-            ? { "tink.cache.outcome": outcome }
-            : { "tink.cache.outcome": outcome, "tink.scope.hash": request.scopeHash },
-          captureStackTrace: false
-        })
-
     const miss = <A, I, E>(
       request: Lookup<A, I, E>,
-      partition: string,
       generation: string | undefined,
       key: string
     ): Effect.Effect<A, E> => {
-      const fetch = Effect.map(traced(request as Lookup<A, unknown, E>, "miss", request.fetch), freezeDeep)
+      const fetch = Effect.map(request.fetch, freezeDeep)
       if (generation === undefined) {
         // A read without a generation (the store failed or timed out, or the scope bypasses it)
         // neither joins a flight nor is joined, and stores nothing. A flight is safe to join
@@ -266,8 +246,6 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
           scope: request.scope,
           generation,
           key,
-          partition,
-          requestKey: request.key,
           value,
           schema: request.schema,
           ttl: request.ttl
@@ -281,14 +259,13 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
       return Effect.succeed(value)
     }
 
-    const bypassing = <A, I, E>(request: Lookup<A, I, E>): Effect.Effect<A, E> =>
-      Effect.map(traced(request as Lookup<A, unknown, E>, "bypass", request.fetch), freezeDeep)
+    const bypassing = <A, I, E>(request: Lookup<A, I, E>): Effect.Effect<A, E> => Effect.map(request.fetch, freezeDeep)
 
     const readNow = store.readNow
     const lookup = <A, I, E>(request: Lookup<A, I, E>): Effect.Effect<A, E> =>
       Effect.withFiberRuntime((fiber) => {
         if (fiber.getFiberRef(bypassed)) return bypassing(request)
-        // C8: the partition is part of the key, for stores, joins and writes alike, and so is
+        // The partition is part of the key, for stores, joins and writes alike, and so is
         // the schema: a value only goes to a read that decodes with the same schema. The memory
         // store takes them apart, so a hit builds no key string.
         const base = request.partition ?? ""
@@ -297,7 +274,6 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
         const unguarded = () =>
           miss(
             request,
-            base,
             undefined,
             CachePolicy.entryKey(base, CachePolicy.schemaFingerprint(request.schema), request.key)
           )
@@ -310,18 +286,22 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
               (read) =>
                 Option.isSome(read.value)
                   ? hit(freezeDeep(read.value.value))
-                  : miss(request, partition, read.generation, key)
+                  : miss(request, read.generation, key)
             )
           }
           if (guard === undefined) return readIn(base)
-          return Effect.flatMap(store.read(guard, guardKey, Schema.Unknown), (guarded) =>
-            guarded.generation === undefined ? unguarded() : readIn(`${base}@${guarded.generation}`))
+          return Effect.flatMap(
+            store.read(guard, guardKey, Schema.Unknown),
+            (guarded) => guarded.generation === undefined ? unguarded() : readIn(`${base}@${guarded.generation}`)
+          )
         }
         const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
         let partition = base
         if (guard !== undefined) {
           const generation = readNow<unknown>(guard, "", guardKey, Schema.Unknown, now).generation
-          if (generation === undefined) return unguarded()
+          if (generation === undefined) {
+            return unguarded()
+          }
           partition = `${base}@${generation}`
         }
         const read = readNow<A>(request.scope, partition, request.key, request.schema, now)
@@ -329,7 +309,6 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
         if (Option.isSome(read.value)) return hit(read.value.value)
         return miss(
           request,
-          partition,
           read.generation,
           CachePolicy.entryKey(partition, CachePolicy.schemaFingerprint(request.schema), request.key)
         )
@@ -372,7 +351,8 @@ export const makeMemoryStore = (options: { readonly capacity: number }): Store =
   MemoryStore.make(Math.max(1, Math.floor(options.capacity)))
 
 /**
- * An in-process LRU cache holding at most `capacity` entries (C10).
+ * An in-process LRU cache holding at most `capacity` entries; the bookkeeping of scopes and
+ * partitions it keeps is bounded by the capacity too.
  *
  * @since 0.1.0
  * @category layers

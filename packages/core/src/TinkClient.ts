@@ -1,30 +1,63 @@
 /**
- * The request pipeline every Tink operation goes through: base URL, auth, per-attempt timeout,
- * retries that are safe for the method, Tink's errors mapped to typed cases, response decoding,
- * and the response cache (reads) or its invalidation (mutations).
+ * The Tink client: one service that every Tink operation goes through, with the app's
+ * credentials, where Tink is and how patient to be. It adds the base URL and auth, allows each
+ * attempt a timeout, retries what is safe to retry, maps Tink's errors to typed cases, decodes
+ * responses, and serves reads from the response cache (mutations invalidate it).
+ *
+ * Build it with `layer(options)` or `layerConfig(configs)`; it requires an `HttpClient` (the
+ * application chooses the transport) and a `ResponseCache` (memory or Redis).
  *
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { AccessToken } from "./AccessToken.js"
-import * as CachePolicy from "./CachePolicy.js"
-import * as ClientTokens from "./internal/clientTokens.js"
+import type * as CachePolicy from "./CachePolicy.js"
+import * as ClientOptions from "./internal/options.js"
 import * as Pipeline from "./internal/pipeline.js"
 import * as SingleFlight from "./internal/singleFlight.js"
+import * as Tracing from "./internal/tracing.js"
 import { ResponseCache } from "./ResponseCache.js"
-import * as TinkConfig from "./TinkConfig.js"
 import type * as TinkError from "./TinkError.js"
 import type * as TinkUser from "./TinkUser.js"
 
 /**
- * Which token a request carries: a managed app token for the given scopes, a user session's
- * token, or none (the OAuth token endpoint authenticates with the client id and secret).
+ * The client's settings. Only the app credentials are required.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options {
+  /** The app's client id; not a secret, but never needed in logs either. */
+  readonly clientId: string
+  /** The app's client secret, kept `Redacted` so it cannot be printed by accident. */
+  readonly clientSecret: Redacted.Redacted<string>
+  /** Tink's API root. Default `https://api.tink.com`. */
+  readonly baseUrl?: string | undefined
+  /** Time allowed for one HTTP attempt. Default 10 seconds. */
+  readonly requestTimeout?: Duration.DurationInput | undefined
+  /** Retries after the first attempt, when a retry is safe. Default 3; 0 turns retries off. */
+  readonly maxRetries?: number | undefined
+  /** First backoff delay; it doubles per retry, with ±20 % jitter. Default 200 ms. */
+  readonly retryBaseDelay?: Duration.DurationInput | undefined
+  /** Longest wait before one retry; a longer `Retry-After` fails instead. Default 30 seconds. */
+  readonly maxRetryDelay?: Duration.DurationInput | undefined
+  /** Per-resource cache TTLs that replace the defaults of the policy table. */
+  readonly cacheTtl?: Partial<Record<CachePolicy.Resource, Duration.DurationInput>> | undefined
+  /** Send trace propagation headers to Tink. Off by default: trace ids are ours, not Tink's. */
+  readonly tracePropagation?: boolean | undefined
+}
+
+/**
+ * How a request authenticates: a managed app token for the given scopes, a user session's
+ * token, the app's client id and secret in the form body (OAuth's token endpoint), or not at all.
  *
  * @since 0.1.0
  * @category models
@@ -32,6 +65,7 @@ import type * as TinkUser from "./TinkUser.js"
 export type Auth =
   | { readonly _tag: "App"; readonly scopes: ReadonlyArray<string> }
   | { readonly _tag: "User"; readonly session: TinkUser.Session }
+  | { readonly _tag: "ClientSecret" }
   | { readonly _tag: "None" }
 
 /**
@@ -61,7 +95,7 @@ export interface RequestOptions {
   readonly body?: Body | undefined
   /** Further cache scopes a successful mutation invalidates, beyond the session's own. */
   readonly invalidates?: ReadonlyArray<string> | undefined
-  /** The body carries secrets or tokens: errors must not describe it. */
+  /** The answer carries secrets or tokens: errors must not describe it. Implied by client-secret auth. */
   readonly sensitive?: boolean | undefined
   /**
    * For app tokens: whether a 401 means the token expired, so a new one is fetched and the request
@@ -110,7 +144,8 @@ export type Write = <A = void, I = never>(
 
 /**
  * The client. GETs with a user session go through the cache; every other method invalidates the
- * session's scope (and `invalidates`) when it succeeds or when its outcome is unknown (C4).
+ * session's scope (and `invalidates`) when it succeeds, and also when its outcome is unknown
+ * (a timeout, a 5xx), since Tink may then have changed the data.
  *
  * @since 0.1.0
  * @category models
@@ -126,11 +161,11 @@ export interface Service {
    * a credential refresh, which Tink rejects when another one is running.
    */
   readonly shared: <A, E>(key: string, effect: Effect.Effect<A, E>) => Effect.Effect<A, E>
-  /** The configuration, for operations that authenticate with the app's own credentials. */
-  readonly config: TinkConfig.Resolved
 }
 
 /**
+ * The Tink client service; build it with `layer` or `layerConfig`.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -153,7 +188,16 @@ export const appAuth = (...scopes: ReadonlyArray<string>): Auth => ({ _tag: "App
 export const userAuth = (session: TinkUser.Session): Auth => ({ _tag: "User", session })
 
 /**
- * No bearer token.
+ * The app's client id and secret, which the client adds to the request's form body: for Tink's
+ * OAuth token endpoint, e.g. exchanging an authorization code. The secret never leaves the client.
+ *
+ * @since 0.2.0
+ * @category auth
+ */
+export const clientSecretAuth: Auth = { _tag: "ClientSecret" }
+
+/**
+ * No authentication.
  *
  * @since 0.1.0
  * @category auth
@@ -161,71 +205,100 @@ export const userAuth = (session: TinkUser.Session): Auth => ({ _tag: "User", se
 export const noAuth: Auth = { _tag: "None" }
 
 /**
- * Builds the client over the `HttpClient`, configuration and cache in context.
+ * Runs an operation made of several requests (e.g. grant, exchange, then delete) in one span,
+ * `tink.users.<operation>`, like the spans the client opens for single-request operations.
  *
- * @since 0.1.0
- * @category constructors
+ * @since 0.2.0
+ * @category tracing
  */
-export const make: Effect.Effect<
-  Service,
-  never,
-  HttpClient.HttpClient | TinkConfig.TinkConfig | ResponseCache | Scope.Scope
-> = Effect.gen(function*() {
-  const config = yield* TinkConfig.TinkConfig
-  const cache = yield* ResponseCache
-  const scope = yield* Effect.scope
-  // Our own `tink.http` span replaces the platform's, which would record full URLs with ids.
-  const http = (yield* HttpClient.HttpClient).pipe(
-    HttpClient.withTracerPropagation(config.tracePropagation),
-    HttpClient.withTracerDisabledWhen(() => true)
-  )
-  const pipeline = Pipeline.make(http, config, cache)
-
-  const tokens = ClientTokens.make(scope, (scopes) =>
-    Effect.map(
-      pipeline.send("POST", "/api/v1/oauth/token", {
-        auth: noAuth,
-        schema: AccessToken,
-        sensitive: true,
-        idempotent: true,
-        body: {
-          _tag: "Form",
-          value: {
-            client_id: config.clientId,
-            client_secret: config.clientSecret,
-            grant_type: "client_credentials",
-            scope: scopes
-          }
-        }
-      }, undefined),
-      (answer) => ({ token: answer.accessToken, expiresInSeconds: answer.expiresIn })
-    ))
-
-  const write = (method: Pipeline.Method) => <A, I>(path: string, options: WriteOptions<A, I>) =>
-    pipeline.mutate<A, I>(method, path, options, tokens)
-
-  const flights = SingleFlight.make(scope)
-  const noop = () => {}
-
-  return {
-    get: (path, options) => pipeline.read(path, options, tokens),
-    shared: (key, effect) => flights.run("shared", key, effect, noop, noop),
-    config,
-    post: write("POST"),
-    put: write("PUT"),
-    patch: write("PATCH"),
-    delete: write("DELETE")
-  }
-})
+export const withOperationSpan =
+  (operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Tracing.operation(effect, { operation })
 
 /**
- * The client as a layer. It requires an `HttpClient`: the application chooses the transport.
+ * Builds the client over the `HttpClient` and `ResponseCache` in context. Bad options fail with
+ * a `ConfigError` naming the option, without quoting its value.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make = (
+  options: Options
+): Effect.Effect<Service, ConfigError.ConfigError, HttpClient.HttpClient | ResponseCache | Scope.Scope> =>
+  Effect.gen(function*() {
+    const config = yield* ClientOptions.resolveEffect(options)
+    const cache = yield* ResponseCache
+    const scope = yield* Effect.scope
+    const http = Tracing.transport(yield* HttpClient.HttpClient, config.tracePropagation)
+    const pipeline = Pipeline.make(http, config, cache, scope)
+    const write = (method: Pipeline.Method) => <A, I>(path: string, options: WriteOptions<A, I>) =>
+      pipeline.mutate<A, I>(method, path, options)
+    const flights = SingleFlight.make(scope)
+    const noop = () => {}
+    return TinkClient.of({
+      get: pipeline.read,
+      shared: (key, effect) => flights.run("shared", key, effect, noop, noop),
+      post: write("POST"),
+      put: write("PUT"),
+      patch: write("PATCH"),
+      delete: write("DELETE")
+    })
+  })
+
+/**
+ * The client as a layer. It requires an `HttpClient` (the application chooses the transport,
+ * e.g. `NodeHttpClient.layerUndici`) and a `ResponseCache`.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<TinkClient, never, HttpClient.HttpClient | TinkConfig.TinkConfig | ResponseCache> =
-  Layer.scoped(
-    TinkClient,
-    make
-  )
+export const layer = (
+  options: Options
+): Layer.Layer<TinkClient, ConfigError.ConfigError, HttpClient.HttpClient | ResponseCache> =>
+  Layer.scoped(TinkClient, make(options))
+
+/**
+ * The client with its options read from `Config`s, so the application decides where values come
+ * from. Give each option its own `Config` (or one `Config` of them all); a missing or bad value
+ * fails with a `ConfigError` naming the variable, without quoting the value.
+ *
+ * @example
+ * ```ts
+ * TinkClient.layerConfig({
+ *   clientId: Config.string("TINK_CLIENT_ID"),
+ *   clientSecret: Config.redacted("TINK_CLIENT_SECRET"),
+ *   baseUrl: Config.string("TINK_BASE_URL").pipe(Config.withDefault("https://api.tink.com"))
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<TinkClient, ConfigError.ConfigError, HttpClient.HttpClient | ResponseCache> =>
+  Layer.scoped(TinkClient, Effect.flatMap(optionsFromConfig(config), make))
+
+/**
+ * The options as one `Config`, each field checked as it loads: a bad value is a `ConfigError`
+ * naming the variable it came from. For composing with other settings (e.g. a Redis URL) before
+ * calling `layer`; `layerConfig` uses it.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const optionsFromConfig = (config: Config.Config.Wrap<Options>): Config.Config<Options> =>
+  ClientOptions.fromWrapped(config)
+
+/**
+ * The conventional environment variables, for `layerConfig`: `TINK_CLIENT_ID`,
+ * `TINK_CLIENT_SECRET` (read as `Redacted`) and `TINK_BASE_URL` (default https://api.tink.com).
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const envConfig: Config.Config.Wrap<Options> = {
+  clientId: Config.string("TINK_CLIENT_ID"),
+  clientSecret: Config.redacted("TINK_CLIENT_SECRET"),
+  baseUrl: Config.string("TINK_BASE_URL").pipe(Config.withDefault("https://api.tink.com"))
+}

@@ -5,8 +5,24 @@
  *
  * @since 0.1.0
  */
-import * as Data from "effect/Data"
+import { TypeIdError } from "@effect/platform/Error"
 import type * as Duration from "effect/Duration"
+import * as Predicate from "effect/Predicate"
+
+/**
+ * Marks every Tink error, so `isTinkError` recognises one by identity rather than by its tag: an
+ * unrelated error that happens to share a tag name is not taken for one.
+ *
+ * @since 0.2.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("@tink-effect/core/TinkError")
+
+/**
+ * @since 0.2.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
 
 /**
  * What every Tink error says about the request that failed.
@@ -61,7 +77,7 @@ const describe = (label: string, self: ErrorContext, extra?: string): string => 
  * @since 0.1.0
  * @category errors
  */
-export class TinkAuthenticationError extends Data.TaggedError("TinkAuthenticationError")<ErrorContext> {
+export class TinkAuthenticationError extends TypeIdError(TypeId, "TinkAuthenticationError")<ErrorContext> {
   override get message(): string {
     return describe("Tink authentication failed", this)
   }
@@ -73,7 +89,7 @@ export class TinkAuthenticationError extends Data.TaggedError("TinkAuthenticatio
  * @since 0.1.0
  * @category errors
  */
-export class TinkRateLimitError extends Data.TaggedError("TinkRateLimitError")<
+export class TinkRateLimitError extends TypeIdError(TypeId, "TinkRateLimitError")<
   ErrorContext & { readonly retryAfter?: Duration.Duration | undefined }
 > {
   override get message(): string {
@@ -88,7 +104,7 @@ export class TinkRateLimitError extends Data.TaggedError("TinkRateLimitError")<
  * @since 0.1.0
  * @category errors
  */
-export class TinkValidationError extends Data.TaggedError("TinkValidationError")<ErrorContext> {
+export class TinkValidationError extends TypeIdError(TypeId, "TinkValidationError")<ErrorContext> {
   override get message(): string {
     return describe("Tink request invalid", this)
   }
@@ -100,7 +116,7 @@ export class TinkValidationError extends Data.TaggedError("TinkValidationError")
  * @since 0.1.0
  * @category errors
  */
-export class TinkNotFoundError extends Data.TaggedError("TinkNotFoundError")<ErrorContext> {
+export class TinkNotFoundError extends TypeIdError(TypeId, "TinkNotFoundError")<ErrorContext> {
   override get message(): string {
     return describe("Tink resource not found", this)
   }
@@ -112,7 +128,7 @@ export class TinkNotFoundError extends Data.TaggedError("TinkNotFoundError")<Err
  * @since 0.1.0
  * @category errors
  */
-export class TinkApiError extends Data.TaggedError("TinkApiError")<ErrorContext> {
+export class TinkApiError extends TypeIdError(TypeId, "TinkApiError")<ErrorContext> {
   override get message(): string {
     return describe("Tink API error", this)
   }
@@ -125,7 +141,7 @@ export class TinkApiError extends Data.TaggedError("TinkApiError")<ErrorContext>
  * @since 0.1.0
  * @category errors
  */
-export class TinkNetworkError extends Data.TaggedError("TinkNetworkError")<
+export class TinkNetworkError extends TypeIdError(TypeId, "TinkNetworkError")<
   ErrorContext & { readonly mayHaveReachedTink: boolean }
 > {
   override get message(): string {
@@ -143,7 +159,7 @@ export class TinkNetworkError extends Data.TaggedError("TinkNetworkError")<
  * @since 0.1.0
  * @category errors
  */
-export class TinkTimeoutError extends Data.TaggedError("TinkTimeoutError")<ErrorContext> {
+export class TinkTimeoutError extends TypeIdError(TypeId, "TinkTimeoutError")<ErrorContext> {
   override get message(): string {
     return describe("Tink request timed out", this)
   }
@@ -155,7 +171,7 @@ export class TinkTimeoutError extends Data.TaggedError("TinkTimeoutError")<Error
  * @since 0.1.0
  * @category errors
  */
-export class TinkDecodeError extends Data.TaggedError("TinkDecodeError")<ErrorContext> {
+export class TinkDecodeError extends TypeIdError(TypeId, "TinkDecodeError")<ErrorContext> {
   override get message(): string {
     return describe("Tink response could not be decoded", this)
   }
@@ -177,25 +193,13 @@ export type TinkError =
   | TinkTimeoutError
   | TinkDecodeError
 
-const tags: ReadonlySet<string> = new Set([
-  "TinkAuthenticationError",
-  "TinkRateLimitError",
-  "TinkValidationError",
-  "TinkNotFoundError",
-  "TinkApiError",
-  "TinkNetworkError",
-  "TinkTimeoutError",
-  "TinkDecodeError"
-])
-
 /**
  * Narrows an unknown failure to a TinkError, e.g. in a catch-all handler.
  *
  * @since 0.1.0
  * @category guards
  */
-export const isTinkError = (u: unknown): u is TinkError =>
-  typeof u === "object" && u !== null && "_tag" in u && tags.has((u as { _tag: string })._tag)
+export const isTinkError = (u: unknown): u is TinkError => Predicate.hasProperty(u, TypeId)
 
 /**
  * The same error with context added: a hint and the step that failed. A step already present is

@@ -16,11 +16,6 @@ export * as TinkClient from "./TinkClient.js"
 /**
  * @since 0.1.0
  */
-export * as TinkConfig from "./TinkConfig.js"
-
-/**
- * @since 0.1.0
- */
 export * as TinkError from "./TinkError.js"
 
 /**

@@ -3,21 +3,24 @@
  * credential ids) are 1-128 characters of `[A-Za-z0-9._~-]` (never only dots), which keeps every
  * one a single, harmless path segment. Values that only travel in a body follow Tink's own rules.
  *
+ * The operations take the branded ids they return (`Credential.id`, `CreatedUser.userId`), so an
+ * id from Tink passes straight through. An id from elsewhere (a database, a request) is decoded
+ * once with `decodeUserId` or `decodeCredentialId`, or built with `UserId.make` when it is a
+ * known constant.
+ *
  * @since 0.1.0
  */
-import { TinkError } from "@tink-effect/core"
-import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import type { TinkError } from "@tink-effect/core"
+import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import { decode, rule } from "./internal/input.js"
 
 const idPattern = /^(?!\.+$)[A-Za-z0-9._~-]{1,128}$/
 
 const idSchema = <B extends string>(brand: B) =>
-  Schema.String.pipe(
-    Schema.filter((s) => idPattern.test(s), {
-      message: () => `${brand} must be 1-128 characters of A-Z a-z 0-9 . _ ~ - and not only dots`
-    }),
-    Schema.brand(brand)
+  rule(
+    Schema.String.pipe(Schema.filter((s) => idPattern.test(s)), Schema.brand(brand)),
+    "must be 1-128 characters of A-Z a-z 0-9 . _ ~ - and not only dots"
   )
 
 /**
@@ -52,15 +55,18 @@ export type CredentialId = typeof CredentialId.Type
 const unsafeText = /[\u0000-\u001f\u007f-\u009f]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 /**
- * A value that only travels in a body (JSON or form): 1 to `maxLength` characters with no control
+ * Text that only travels in a body (JSON or form): 1 to `maxLength` characters with no control
  * character and no lone surrogate (a form body would silently turn one into U+FFFD). Tink sets no
  * character rule of its own for these, so neither do we.
  *
  * @since 0.2.0
  * @category validation
  */
-export const isBodyText = (value: unknown, maxLength: number): value is string =>
-  typeof value === "string" && value.length > 0 && value.length <= maxLength && !unsafeText.test(value)
+export const BodyText = (maxLength: number) =>
+  rule(
+    Schema.String.pipe(Schema.filter((s) => s.length > 0 && s.length <= maxLength && !unsafeText.test(s))),
+    `must be 1-${maxLength} characters without control characters`
+  )
 
 /**
  * The app's own id for a user, as given at creation. It only travels in bodies, and Tink's User
@@ -69,11 +75,9 @@ export const isBodyText = (value: unknown, maxLength: number): value is string =
  * @since 0.1.0
  * @category ids
  */
-export const ExternalUserId = Schema.String.pipe(
-  Schema.filter((s) => isBodyText(s, 256), {
-    message: () => "ExternalUserId must be 1-256 characters without control characters"
-  }),
-  Schema.brand("ExternalUserId")
+export const ExternalUserId = rule(
+  BodyText(256).pipe(Schema.brand("ExternalUserId")),
+  "must be 1-256 characters without control characters"
 )
 
 /**
@@ -83,25 +87,22 @@ export const ExternalUserId = Schema.String.pipe(
 export type ExternalUserId = typeof ExternalUserId.Type
 
 /**
- * Checks one input before anything is sent; a rejection names the field but does not echo the
- * value, which may be hostile or huge.
+ * A user id from outside Tink's answers (a database row, a request), checked once: a malformed
+ * one is a `TinkValidationError` that names the rule, not the value.
  *
- * @since 0.1.0
- * @category validation
+ * @since 0.2.0
+ * @category decoding
  */
-export const validate = <A>(
-  schema: Schema.Schema<A, string>,
-  value: unknown,
-  context: { readonly field: string; readonly method: string; readonly path: string }
-): Effect.Effect<A, TinkError.TinkValidationError> => {
-  const decoded = Schema.decodeUnknownEither(schema)(value)
-  return Either.isRight(decoded)
-    ? Effect.succeed(decoded.right)
-    : Effect.fail(
-      new TinkError.TinkValidationError({
-        method: context.method,
-        path: context.path,
-        errorMessage: `invalid ${context.field}`
-      })
-    )
-}
+export const decodeUserId: (input: unknown) => Effect.Effect<UserId, TinkError.TinkValidationError> = decode(
+  UserId,
+  { method: "-", path: "-", field: "userId" }
+)
+
+/**
+ * A credential id from outside Tink's answers, checked once, as `decodeUserId`.
+ *
+ * @since 0.2.0
+ * @category decoding
+ */
+export const decodeCredentialId: (input: unknown) => Effect.Effect<CredentialId, TinkError.TinkValidationError> =
+  decode(CredentialId, { method: "-", path: "-", field: "credentialId" })

@@ -13,20 +13,12 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Ids from "./Ids.js"
+import { decode, rule } from "./internal/input.js"
 import * as Schemas from "./Schemas.js"
 
-const marketPattern = /^[A-Z]{2}$/
-const localePattern = /^[a-z]{2}_[A-Z]{2}$/
-/**
- * Tink's scopes are tokens such as `credentials:read`, `balance-refresh` and
- * `balance-refresh:readonly`, joined by commas. Any such list is Tink's to judge; we only refuse
- * what is not a list of tokens (and so could not mean what it says in a form body).
- */
-const scopePattern = /^[A-Za-z0-9._:-]+(,[A-Za-z0-9._:-]+)*$/
-const maxScopeLength = 2048
-
-/** ISO-8859-1 without its control characters: Tink requires `id_hint` in ISO-8859-1. */
-const idHintPattern = /^[\x20-\x7e\xa0-\xff]{1,256}$/
+/** An options object; what is wrong inside it is told by its fields' own rules. */
+const options = <Fields extends Schema.Struct.Fields>(fields: Fields) =>
+  Schema.Struct(fields).annotations({ message: () => "must be an object" })
 
 /**
  * Tink Link's own client id, the `actorClientId` a delegated grant needs for Tink Link to use the
@@ -41,31 +33,37 @@ export const tinkLinkActorClientId = "df05e4b379934cd09963197cc855bfe9"
 /** Tags the failure of one step of a composite operation, e.g. the grant of `deleteUser`. */
 const inStep = (step: string) => (error: TinkError.TinkError) => TinkError.annotate(error, { step })
 
-const reject = (method: string, path: string, errorMessage: string) =>
-  Effect.fail(new TinkError.TinkValidationError({ method, path, errorMessage }))
-
-/** Untyped callers may pass anything: a missing options object is bad input, never a crash. */
-const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
-
 const credentialPath = (id: Ids.CredentialId) => `/api/v1/credentials/${encodeURIComponent(id)}`
 
-const validateCredentialId = (credentialId: string, method: string, pathTemplate: string) =>
-  Ids.validate(Ids.CredentialId, credentialId, { field: "credentialId", method, path: pathTemplate })
+/** A credential id checked again at the call: a cast, or an untyped caller, may pass anything. */
+const decodeCredentialId = {
+  GET: decode(Ids.CredentialId, { method: "GET", path: "/api/v1/credentials/{id}", field: "credentialId" }),
+  DELETE: decode(Ids.CredentialId, { method: "DELETE", path: "/api/v1/credentials/{id}", field: "credentialId" }),
+  POST: decode(Ids.CredentialId, { method: "POST", path: "/api/v1/credentials/{id}/refresh", field: "credentialId" })
+}
 
 /**
- * Options of `createUser`; only `market` (ISO 3166-1 alpha-2) is required.
+ * The options of `createUser`: `market` (ISO 3166-1 alpha-2) is required; `locale` looks like
+ * `en_US` (Tink defaults it from the market); `externalUserId` is the app's own id for the user;
+ * a `temporary` user is deleted by Tink after 24 hours.
  *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const CreateUserOptions = options({
+  market: rule(Schema.String.pipe(Schema.pattern(/^[A-Z]{2}$/)), "must be an ISO 3166-1 alpha-2 code such as SE"),
+  locale: Schema.optional(rule(Schema.String.pipe(Schema.pattern(/^[a-z]{2}_[A-Z]{2}$/)), "must look like en_US")),
+  externalUserId: Schema.optional(Ids.ExternalUserId),
+  retentionClass: Schema.optional(rule(Schema.Literal("permanent", "temporary"), "must be permanent or temporary"))
+})
+
+/**
  * @since 0.1.0
  * @category models
  */
-export interface CreateUserOptions {
-  readonly market: string
-  /** e.g. `en_US`; Tink defaults it from the market. */
-  readonly locale?: string | undefined
-  readonly externalUserId?: string | undefined
-  /** Temporary users are deleted by Tink after 24 hours. */
-  readonly retentionClass?: "permanent" | "temporary" | undefined
-}
+export interface CreateUserOptions extends Schema.Schema.Encoded<typeof CreateUserOptions> {}
+
+const decodeCreateUser = decode(CreateUserOptions, { method: "POST", path: "/api/v1/user/create", field: "options" })
 
 /**
  * Creates a Tink user with an app token (`user:create`). Never retried once it may have reached
@@ -78,51 +76,70 @@ export const createUser = (
   options: CreateUserOptions
 ): Effect.Effect<Schemas.CreatedUser, TinkError.TinkError, TinkClient.TinkClient> =>
   Effect.gen(function*() {
-    const path = "/api/v1/user/create"
-    if (!isRecord(options)) return yield* reject("POST", path, "options must be an object")
-    if (typeof options.market !== "string" || !marketPattern.test(options.market)) {
-      return yield* reject("POST", path, "market must be an ISO 3166-1 alpha-2 code such as SE")
-    }
-    if (options.locale !== undefined && (typeof options.locale !== "string" || !localePattern.test(options.locale))) {
-      return yield* reject("POST", path, "locale must look like en_US")
-    }
-    if (options.retentionClass !== undefined && !["permanent", "temporary"].includes(options.retentionClass)) {
-      return yield* reject("POST", path, "retentionClass must be permanent or temporary")
-    }
-    const externalUserId = options.externalUserId === undefined
-      ? undefined
-      : yield* Ids.validate(Ids.ExternalUserId, options.externalUserId, {
-        field: "externalUserId",
-        method: "POST",
-        path
-      })
+    const { externalUserId, locale, market, retentionClass } = yield* decodeCreateUser(options)
     const client = yield* TinkClient.TinkClient
-    return yield* client.post(path, {
+    return yield* client.post("/api/v1/user/create", {
       operation: "createUser",
       auth: TinkClient.appAuth("user:create"),
       schema: Schemas.CreatedUser,
       body: {
         _tag: "Json",
-        value: {
-          market: options.market,
-          locale: options.locale,
-          external_user_id: externalUserId,
-          retention_class: options.retentionClass
-        }
+        value: { market, locale, external_user_id: externalUserId, retention_class: retentionClass }
       }
     })
   })
 
 /**
- * Options of `createAuthorization`. Give exactly one of `userId` and `externalUserId`; giving
- * `idHint` and `actorClientId` makes it a delegated grant (for Tink Link).
+ * Tink's scopes are tokens such as `credentials:read`, `balance-refresh` and
+ * `balance-refresh:readonly`, joined by commas. Any such list is Tink's to judge; we only refuse
+ * what is not a list of tokens (and so could not mean what it says in a form body).
+ */
+const Scope = rule(
+  Schema.String.pipe(Schema.filter((s) => s.length <= 2048 && /^[A-Za-z0-9._:-]+(,[A-Za-z0-9._:-]+)*$/.test(s))),
+  "must be comma-separated scopes such as credentials:read"
+)
+
+/** ISO-8859-1 without its control characters: Tink requires `id_hint` in ISO-8859-1. */
+const IdHint = rule(
+  Schema.String.pipe(Schema.pattern(/^[\x20-\x7e\xa0-\xff]{1,256}$/)),
+  "must be 1-256 characters of ISO-8859-1 text, as Tink requires"
+)
+
+/**
+ * The options of `createAuthorization`: exactly one of `userId` and `externalUserId`, the
+ * comma-separated `scope` the code will grant, and, for a delegated grant (Tink Link), both
+ * `idHint` and `actorClientId`.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const CreateAuthorizationOptions = options({
+  userId: Schema.optional(Schema.typeSchema(Ids.UserId)),
+  externalUserId: Schema.optional(Ids.ExternalUserId),
+  scope: Scope,
+  idHint: Schema.optional(IdHint),
+  actorClientId: Schema.optional(Ids.BodyText(256))
+}).pipe(
+  Schema.filter((o) =>
+    (o.userId === undefined) !== (o.externalUserId === undefined) ||
+    "must give exactly one of userId and externalUserId"
+  ),
+  Schema.filter((o) =>
+    (o.idHint === undefined) === (o.actorClientId === undefined) ||
+    "must give both idHint and actorClientId for a delegated grant"
+  )
+)
+
+/**
+ * Give exactly one of `userId` and `externalUserId`; giving `idHint` and `actorClientId` makes it
+ * a delegated grant (for Tink Link).
  *
  * @since 0.1.0
  * @category models
  */
 export type CreateAuthorizationOptions =
   & (
-    | { readonly userId: string; readonly externalUserId?: undefined }
+    | { readonly userId: Ids.UserId; readonly externalUserId?: undefined }
     | { readonly externalUserId: string; readonly userId?: undefined }
   )
   & {
@@ -133,6 +150,24 @@ export type CreateAuthorizationOptions =
     /** For Tink Link: `tinkLinkActorClientId`. */
     readonly actorClientId?: string | undefined
   }
+
+const grantPath = "/api/v1/oauth/authorization-grant"
+const decodeAuthorization = decode(CreateAuthorizationOptions, { method: "POST", path: grantPath, field: "options" })
+const decodeDelegated = decode(CreateAuthorizationOptions, {
+  method: "POST",
+  path: `${grantPath}/delegate`,
+  field: "options"
+})
+
+/** Untyped callers may pass anything; only the path of an error depends on this guess. */
+const asksDelegated = (u: unknown): boolean => {
+  try {
+    const o = u as { readonly idHint?: unknown; readonly actorClientId?: unknown } | null | undefined
+    return typeof o === "object" && o !== null && (o.idHint !== undefined || o.actorClientId !== undefined)
+  } catch {
+    return false
+  }
+}
 
 /**
  * Creates an authorization grant for a user with an app token (`authorization:grant`). The code
@@ -145,39 +180,12 @@ export const createAuthorization = (
   options: CreateAuthorizationOptions
 ): Effect.Effect<Schemas.AuthorizationCode, TinkError.TinkError, TinkClient.TinkClient> =>
   Effect.gen(function*() {
-    if (!isRecord(options)) {
-      return yield* reject("POST", "/api/v1/oauth/authorization-grant", "options must be an object")
-    }
-    const delegated = options.idHint !== undefined || options.actorClientId !== undefined
-    const path = delegated ? "/api/v1/oauth/authorization-grant/delegate" : "/api/v1/oauth/authorization-grant"
-    const hasUserId = options.userId !== undefined
-    if (hasUserId === (options.externalUserId !== undefined)) {
-      return yield* reject("POST", path, "give exactly one of userId and externalUserId")
-    }
-    if (
-      typeof options.scope !== "string" || options.scope.length > maxScopeLength || !scopePattern.test(options.scope)
-    ) {
-      return yield* reject("POST", path, "scope must be comma-separated scopes such as credentials:read")
-    }
-    if (delegated && (options.idHint === undefined || options.actorClientId === undefined)) {
-      return yield* reject("POST", path, "a delegated grant needs both idHint and actorClientId")
-    }
-    if (delegated && (typeof options.idHint !== "string" || !idHintPattern.test(options.idHint))) {
-      return yield* reject("POST", path, "idHint must be 1-256 characters of ISO-8859-1 text, as Tink requires")
-    }
-    if (delegated && !Ids.isBodyText(options.actorClientId, 256)) {
-      return yield* reject("POST", path, "actorClientId must be 1-256 characters without control characters")
-    }
-    const actorClientId = delegated ? options.actorClientId : undefined
-    const user = hasUserId
-      ? { user_id: yield* Ids.validate(Ids.UserId, options.userId, { field: "userId", method: "POST", path }) }
-      : {
-        external_user_id: yield* Ids.validate(Ids.ExternalUserId, options.externalUserId, {
-          field: "externalUserId",
-          method: "POST",
-          path
-        })
-      }
+    // The hand-written type is the schema's input, narrowed to "exactly one" user.
+    const input = options satisfies Schema.Schema.Encoded<typeof CreateAuthorizationOptions>
+    const decoded = yield* (asksDelegated(input) ? decodeDelegated : decodeAuthorization)(input)
+    const { actorClientId, externalUserId, idHint, scope, userId } = decoded
+    const path = idHint === undefined ? grantPath : `${grantPath}/delegate`
+    const user = userId === undefined ? { external_user_id: externalUserId } : { user_id: userId }
     const client = yield* TinkClient.TinkClient
     return yield* client.post(path, {
       operation: "createAuthorization",
@@ -188,10 +196,16 @@ export const createAuthorization = (
       renewOn401: false,
       body: {
         _tag: "Form",
-        value: { ...user, scope: options.scope, id_hint: options.idHint, actor_client_id: actorClientId }
+        value: { ...user, scope, id_hint: idHint, actor_client_id: actorClientId }
       }
     })
   })
+
+/** Codes are printable ASCII; the rule is all an error says, the code being a secret. */
+const decodeCode = decode(
+  rule(Schema.String.pipe(Schema.pattern(/^[\x21-\x7e]{1,2048}$/)), "must be 1-2048 printable ASCII characters"),
+  { method: "POST", path: "/api/v1/oauth/token", field: "authorization code" }
+)
 
 /**
  * Exchanges an authorization code for a user access token, authenticating with the app's
@@ -207,21 +221,16 @@ export const getUserAccessToken = (
   Effect.gen(function*() {
     const path = "/api/v1/oauth/token"
     const secretCode = Redacted.isRedacted(code) ? code : Redacted.make(code)
-    const text = Redacted.value(secretCode)
-    if (typeof text !== "string" || text.length === 0 || text.length > 2048 || !/^[\x21-\x7e]+$/.test(text)) {
-      return yield* reject("POST", path, "authorization code is malformed")
-    }
+    yield* decodeCode(Redacted.value(secretCode))
     const client = yield* TinkClient.TinkClient
     return yield* client.post(path, {
       operation: "getUserAccessToken",
-      auth: TinkClient.noAuth,
+      auth: TinkClient.clientSecretAuth,
       schema: AccessToken.AccessToken,
       sensitive: true,
       body: {
         _tag: "Form",
         value: {
-          client_id: client.config.clientId,
-          client_secret: client.config.clientSecret,
           grant_type: "authorization_code",
           code: secretCode
         }
@@ -229,10 +238,6 @@ export const getUserAccessToken = (
     })
   })
 
-/**
- * Runs `f` with the client and session taken from context in one step: on a cache hit this and
- * the cache lookup are the only effect steps, which keeps hits within a few times a Map lookup.
- */
 const sessionMismatchHint =
   "the session's access token belongs to another user than its userId: take both from the same token exchange"
 
@@ -249,6 +254,10 @@ const ownedBy =
       ? Effect.fail(new TinkError.TinkAuthenticationError({ method, path, hint: sessionMismatchHint }))
       : Effect.succeed(credentials)
 
+/**
+ * Runs `f` with the client and session taken from context in one step: on a cache hit this and
+ * the cache lookup are the only effect steps, which keeps hits within a few times a Map lookup.
+ */
 const withSession = <A>(
   f: (
     client: TinkClient.Service,
@@ -294,10 +303,10 @@ export const listCredentials = (): Effect.Effect<
  * @category credentials
  */
 export const getCredential = (
-  credentialId: string
+  credentialId: Ids.CredentialId
 ): Effect.Effect<Schemas.Credential, TinkError.TinkError, TinkClient.TinkClient | TinkUser.TinkUser> =>
   Effect.flatMap(
-    validateCredentialId(credentialId, "GET", "/api/v1/credentials/{id}"),
+    decodeCredentialId.GET(credentialId),
     (id) =>
       withSession((client, auth, user) =>
         Effect.flatMap(
@@ -340,10 +349,10 @@ const ownerChecked = <A>(
  * @category credentials
  */
 export const deleteCredential = (
-  credentialId: string
+  credentialId: Ids.CredentialId
 ): Effect.Effect<void, TinkError.TinkError, TinkClient.TinkClient | TinkUser.TinkUser> =>
   Effect.flatMap(
-    validateCredentialId(credentialId, "DELETE", "/api/v1/credentials/{id}"),
+    decodeCredentialId.DELETE(credentialId),
     (id) =>
       ownerChecked(
         id,
@@ -354,20 +363,36 @@ export const deleteCredential = (
   )
 
 /**
- * The data a refresh asks for: `items` (repeatable), and Tink's optional flags and body.
+ * The data a refresh asks for: `items` (Tink's item names, e.g. `CHECKING_ACCOUNTS`), Tink's
+ * `optIn` and `authenticate` flags, and the `appUri` and `callbackUri` of its body.
  *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const RefreshOptions = options({
+  items: Schema.optional(
+    rule(
+      Schema.Array(Schema.String.pipe(Schema.pattern(/^[A-Z_]{1,64}$/))),
+      "must be Tink item names: upper-case letters and underscores"
+    )
+  ),
+  optIn: Schema.optional(rule(Schema.Boolean, "must be a boolean")),
+  authenticate: Schema.optional(rule(Schema.Boolean, "must be a boolean")),
+  appUri: Schema.optional(Ids.BodyText(2048)),
+  callbackUri: Schema.optional(Ids.BodyText(2048))
+})
+
+/**
  * @since 0.1.0
  * @category models
  */
-export interface RefreshOptions {
-  readonly items?: ReadonlyArray<string> | undefined
-  readonly optIn?: boolean | undefined
-  readonly authenticate?: boolean | undefined
-  readonly appUri?: string | undefined
-  readonly callbackUri?: string | undefined
-}
+export interface RefreshOptions extends Schema.Schema.Encoded<typeof RefreshOptions> {}
 
-const itemPattern = /^[A-Z_]{1,64}$/
+const decodeRefresh = decode(RefreshOptions, {
+  method: "POST",
+  path: "/api/v1/credentials/{id}/refresh",
+  field: "options"
+})
 
 /**
  * Starts a refresh of a credential from the bank (Tink answers 204) and invalidates the user's
@@ -378,33 +403,18 @@ const itemPattern = /^[A-Z_]{1,64}$/
  * @category credentials
  */
 export const refreshCredential = (
-  credentialId: string,
+  credentialId: Ids.CredentialId,
   options: RefreshOptions = {}
 ): Effect.Effect<void, TinkError.TinkError, TinkClient.TinkClient | TinkUser.TinkUser> =>
   Effect.gen(function*() {
-    const template = "/api/v1/credentials/{id}/refresh"
-    const id = yield* validateCredentialId(credentialId, "POST", template)
-    if (!isRecord(options)) return yield* reject("POST", template, "options must be an object")
-    const items = options.items ?? []
-    if (!Array.isArray(items) || !items.every((item) => typeof item === "string" && itemPattern.test(item))) {
-      return yield* reject("POST", template, "items must be Tink item names: upper-case letters and underscores")
-    }
-    for (const flag of ["optIn", "authenticate"] as const) {
-      if (options[flag] !== undefined && typeof options[flag] !== "boolean") {
-        return yield* reject("POST", template, `${flag} must be a boolean`)
-      }
-    }
-    for (const uri of ["appUri", "callbackUri"] as const) {
-      if (options[uri] !== undefined && !Ids.isBodyText(options[uri], 2048)) {
-        return yield* reject("POST", template, `${uri} must be 1-2048 characters without control characters`)
-      }
-    }
+    const id = yield* decodeCredentialId.POST(credentialId)
+    const { appUri, authenticate, callbackUri, items = [], optIn } = yield* decodeRefresh(options)
     const query: Array<readonly [string, string]> = items.map((item) => ["items", item] as const)
-    if (options.optIn !== undefined) query.push(["optIn", String(options.optIn)])
-    if (options.authenticate !== undefined) query.push(["authenticate", String(options.authenticate)])
-    const body = options.appUri === undefined && options.callbackUri === undefined
+    if (optIn !== undefined) query.push(["optIn", String(optIn)])
+    if (authenticate !== undefined) query.push(["authenticate", String(authenticate)])
+    const body = appUri === undefined && callbackUri === undefined
       ? undefined
-      : { _tag: "Json" as const, value: { appUri: options.appUri, callbackUri: options.callbackUri } }
+      : { _tag: "Json" as const, value: { appUri, callbackUri } }
     const client = yield* TinkClient.TinkClient
     const user = yield* TinkUser.TinkUser
     // Only identical refreshes share a request: same session, credential, query and body.
@@ -423,6 +433,8 @@ export const refreshCredential = (
     )
   })
 
+const decodeDeleteUser = decode(Ids.UserId, { method: "POST", path: "/api/v1/user/delete", field: "userId" })
+
 /**
  * Deletes the Tink user `userId`, and nobody else, and invalidates everything cached for it.
  * Tink deletes the user of the token, and a session's user id is only the caller's word for whose
@@ -433,10 +445,10 @@ export const refreshCredential = (
  * @since 0.1.0
  * @category users
  */
-export const deleteUser = (userId: string): Effect.Effect<void, TinkError.TinkError, TinkClient.TinkClient> =>
+export const deleteUser = (userId: Ids.UserId): Effect.Effect<void, TinkError.TinkError, TinkClient.TinkClient> =>
   Effect.gen(function*() {
     const path = "/api/v1/user/delete"
-    const id = yield* Ids.validate(Ids.UserId, userId, { field: "userId", method: "POST", path })
+    const id = yield* decodeDeleteUser(userId)
     const grant = yield* Effect.mapError(
       createAuthorization({ userId: id, scope: "user:delete" }),
       inStep("granting user:delete for deleteUser")
@@ -453,19 +465,27 @@ export const deleteUser = (userId: string): Effect.Effect<void, TinkError.TinkEr
     const inContext = yield* Effect.serviceOption(TinkUser.TinkUser)
     if (Option.isSome(inContext)) invalidates.push(inContext.value.scope)
     yield* client.post(path, { auth: TinkClient.userAuth(user), invalidates })
-  }).pipe(Effect.withSpan("tink.users.deleteUser", { captureStackTrace: false }))
+  }).pipe(TinkClient.withOperationSpan("deleteUser"))
 
 /**
- * What identifies a user session: the user's access token and, when known, the user id.
- * Without the id the cache is scoped by a hash of the token, so it is never shared.
+ * What identifies a user session: the user's access token (`Redacted`) and, when known, the
+ * user id. Without the id the cache is scoped by a hash of the token, so it is never shared.
  *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const SessionOptions = options({
+  userId: Schema.optional(Schema.typeSchema(Ids.UserId)),
+  accessToken: rule(Schema.RedactedFromSelf(Schema.String), "must be Redacted")
+})
+
+/**
  * @since 0.1.0
  * @category models
  */
-export interface SessionOptions {
-  readonly userId?: string | undefined
-  readonly accessToken: Redacted.Redacted<string>
-}
+export interface SessionOptions extends Schema.Schema.Encoded<typeof SessionOptions> {}
+
+const decodeSession = decode(SessionOptions, { method: "-", path: "-", field: "options" })
 
 /**
  * Runs an effect as a user: provides the `TinkUser` session it needs. A malformed user id fails
@@ -489,16 +509,7 @@ export const asUser: {
   options: SessionOptions
 ): Effect.Effect<A, E | TinkError.TinkValidationError, Exclude<R, TinkUser.TinkUser>> =>
   Effect.gen(function*() {
-    const userId = options.userId === undefined
-      ? undefined
-      : yield* Ids.validate(Ids.UserId, options.userId, { field: "userId", method: "-", path: "-" })
-    if (!Redacted.isRedacted(options.accessToken)) {
-      return yield* new TinkError.TinkValidationError({
-        method: "-",
-        path: "-",
-        errorMessage: "accessToken must be Redacted"
-      })
-    }
-    const user = yield* TinkUser.make({ userId, accessToken: options.accessToken })
+    const { accessToken, userId } = yield* decodeSession(options)
+    const user = yield* TinkUser.make({ userId, accessToken })
     return yield* Effect.provideService(effect, TinkUser.TinkUser, user)
   }))

@@ -12,8 +12,3 @@ export * as Schemas from "./Schemas.js"
  * @since 0.1.0
  */
 export * as Users from "./Users.js"
-
-/**
- * @since 0.1.0
- */
-export { TinkUser } from "@tink-effect/core"

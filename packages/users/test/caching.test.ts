@@ -2,7 +2,7 @@ import { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { ResponseCache } from "@tink-effect/core"
 import { Sandbox } from "@tink-effect/sandbox"
-import { Users } from "@tink-effect/users"
+import { Ids, Users } from "@tink-effect/users"
 import { Deferred, Effect, Fiber, FiberId, Redacted, TestClock } from "effect"
 import { as, count, seedUser, testLayer, withClock } from "./utils.js"
 
@@ -63,7 +63,7 @@ describe("caching through the Users operations", () => {
       const user = yield* seedUser(1)
       const id = user.credentials[0].id
       yield* as(user)(Users.listCredentials())
-      const notFound = yield* Effect.flip(as(user)(Users.deleteCredential("no-such-credential")))
+      const notFound = yield* Effect.flip(as(user)(Users.deleteCredential(Ids.CredentialId.make("no-such-credential"))))
       assert.strictEqual(notFound._tag, "TinkNotFoundError")
       yield* as(user)(Users.listCredentials())
       assert.strictEqual(yield* count("GET", list), 1, "404 kept the cache")

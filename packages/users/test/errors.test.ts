@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Sandbox } from "@tink-effect/sandbox"
-import { Users } from "@tink-effect/users"
+import { Ids, Users } from "@tink-effect/users"
 import { Duration, Effect, Redacted, TestClock } from "effect"
 import { as, count, seedUser, testLayer, withClock } from "./utils.js"
 
@@ -12,7 +12,9 @@ describe("Tink's failures land in the documented tagged errors", () => {
   it.effect("401: an unknown token is a TinkAuthenticationError with Tink's fields", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(
-        Users.asUser({ userId: "nobody", accessToken: Redacted.make("bogus") })(Users.listCredentials())
+        Users.asUser({ userId: Ids.UserId.make("nobody"), accessToken: Redacted.make("bogus") })(
+          Users.listCredentials()
+        )
       )
       assert.strictEqual(error._tag, "TinkAuthenticationError")
       assert.strictEqual(error.status, 401)
@@ -23,7 +25,9 @@ describe("Tink's failures land in the documented tagged errors", () => {
   it.effect("the request id is Tink's documented X-Request-ID header, kept for support", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(
-        Users.asUser({ userId: "nobody", accessToken: Redacted.make("bogus") })(Users.listCredentials())
+        Users.asUser({ userId: Ids.UserId.make("nobody"), accessToken: Redacted.make("bogus") })(
+          Users.listCredentials()
+        )
       )
       assert.isString(error.requestId)
       assert.include(error.message, `request id ${error.requestId}`)
@@ -46,7 +50,7 @@ describe("Tink's failures land in the documented tagged errors", () => {
   it.effect("404: TinkNotFoundError", () =>
     Effect.gen(function*() {
       const user = yield* seedUser(0)
-      const error = yield* Effect.flip(as(user)(Users.getCredential("missing")))
+      const error = yield* Effect.flip(as(user)(Users.getCredential(Ids.CredentialId.make("missing"))))
       assert.strictEqual(error._tag, "TinkNotFoundError")
       assert.strictEqual(error.status, 404)
     }).pipe(Effect.provide(testLayer())))
@@ -105,75 +109,6 @@ describe("Tink's failures land in the documented tagged errors", () => {
       assert.strictEqual(yield* count("GET", list), 1)
     }).pipe(Effect.provide(testLayer())))
 
-  it.effect("5xx on a read is retried, then a TinkApiError; a later success is served", () =>
-    Effect.gen(function*() {
-      const user = yield* seedUser(1)
-      yield* faulted([{ path: list, times: 2, fault: { _tag: "Status", status: 503 } }])
-      assert.strictEqual((yield* withClock(as(user)(Users.listCredentials()))).length, 1)
-      assert.strictEqual(yield* count("GET", list), 3)
-      yield* faulted([{ path: /credentials\//, fault: { _tag: "Status", status: 500 } }])
-      const error = yield* withClock(Effect.flip(as(user)(Users.getCredential(user.credentials[0].id))))
-      assert.strictEqual(error._tag, "TinkApiError")
-      assert.strictEqual(error.status, 500)
-    }).pipe(Effect.provide(testLayer())))
-
-  it.effect("a mutation is not retried on 5xx: creating a user twice must not happen", () =>
-    Effect.gen(function*() {
-      yield* faulted([{ path: "/api/v1/user/create", times: 1, fault: { _tag: "Status", status: 503 } }])
-      const error = yield* withClock(Effect.flip(Users.createUser({ market: "SE" })))
-      assert.strictEqual(error._tag, "TinkApiError")
-      assert.strictEqual(yield* count("POST", "/api/v1/user/create"), 1)
-    }).pipe(Effect.provide(testLayer())))
-
-  it.effect("a mutation is retried on 429, which Tink did not process", () =>
-    Effect.gen(function*() {
-      yield* faulted([{ path: "/api/v1/user/create", times: 1, fault: { _tag: "Status", status: 429 } }])
-      yield* withClock(Users.createUser({ market: "SE" }))
-      assert.strictEqual(yield* count("POST", "/api/v1/user/create"), 2)
-    }).pipe(Effect.provide(testLayer())))
-
-  it.effect("malformed JSON and a wrong shape are TinkDecodeErrors, and nothing is cached", () =>
-    Effect.gen(function*() {
-      const user = yield* seedUser(1)
-      yield* faulted([{ path: list, times: 1, fault: { _tag: "MalformedJson" } }])
-      const malformed = yield* Effect.flip(as(user)(Users.listCredentials()))
-      assert.strictEqual(malformed._tag, "TinkDecodeError")
-      yield* faulted([{ path: list, times: 1, fault: { _tag: "WrongShape" } }])
-      const wrongShape = yield* Effect.flip(as(user)(Users.listCredentials()))
-      assert.strictEqual(wrongShape._tag, "TinkDecodeError")
-      assert.strictEqual((yield* as(user)(Users.listCredentials())).length, 1)
-      assert.strictEqual(yield* count("GET", list), 3)
-    }).pipe(Effect.provide(testLayer())))
-
-  it.effect("an HTML error page is a TinkApiError with its status", () =>
-    Effect.gen(function*() {
-      const user = yield* seedUser(1)
-      yield* faulted([{ path: list, fault: { _tag: "Html", status: 502 } }])
-      const error = yield* withClock(Effect.flip(as(user)(Users.listCredentials())))
-      assert.strictEqual(error._tag, "TinkApiError")
-      assert.strictEqual(error.status, 502)
-      assert.isUndefined(error.errorMessage)
-    }).pipe(Effect.provide(testLayer())))
-
-  it.effect("a dropped connection is a TinkNetworkError that may have reached Tink", () =>
-    Effect.gen(function*() {
-      const user = yield* seedUser(1)
-      yield* faulted([{ path: list, fault: { _tag: "Drop" } }])
-      const error = yield* withClock(Effect.flip(as(user)(Users.listCredentials())))
-      assert.strictEqual(error._tag, "TinkNetworkError")
-      if (error._tag === "TinkNetworkError") assert.isTrue(error.mayHaveReachedTink)
-      assert.strictEqual(yield* count("GET", list), 3)
-    }).pipe(Effect.provide(testLayer())))
-
-  it.effect("a slow answer is a TinkTimeoutError after the per-attempt timeout", () =>
-    Effect.gen(function*() {
-      const user = yield* seedUser(1)
-      yield* faulted([{ path: list, fault: { _tag: "Latency", millis: 60_000 } }])
-      const error = yield* withClock(Effect.flip(as(user)(Users.listCredentials())))
-      assert.strictEqual(error._tag, "TinkTimeoutError")
-      assert.strictEqual(yield* count("GET", list), 3)
-    }).pipe(Effect.provide(testLayer())))
-
   it.effect("an expired app token is refreshed once on 401", () =>
     Effect.gen(function*() {
       yield* Users.createUser({ market: "SE" })
@@ -194,4 +129,72 @@ describe("Tink's failures land in the documented tagged errors", () => {
       assert.strictEqual(error._tag, "TinkAuthenticationError")
       assert.strictEqual(error.path, "/api/v1/oauth/token")
     }).pipe(Effect.provide(testLayer({ clientSecret: "wrong-secret" }))))
+})
+
+/** A fault on every attempt of a read, and what the caller gets: the case, its status, the attempts. */
+const readFaults: ReadonlyArray<readonly [string, Sandbox.Fault, string, number | undefined, number]> = [
+  ["500", { _tag: "Status", status: 500 }, "TinkApiError", 500, 3],
+  ["503", { _tag: "Status", status: 503 }, "TinkApiError", 503, 3],
+  ["an HTML 502 page", { _tag: "Html", status: 502 }, "TinkApiError", 502, 3],
+  ["429 without Retry-After", { _tag: "Status", status: 429 }, "TinkRateLimitError", 429, 3],
+  ["a dropped connection", { _tag: "Drop" }, "TinkNetworkError", undefined, 3],
+  ["a slow answer", { _tag: "Latency", millis: 60_000 }, "TinkTimeoutError", undefined, 3],
+  ["malformed JSON", { _tag: "MalformedJson" }, "TinkDecodeError", 200, 1],
+  ["a wrong shape", { _tag: "WrongShape" }, "TinkDecodeError", 200, 1],
+  ["400", { _tag: "Status", status: 400 }, "TinkValidationError", 400, 1],
+  ["401", { _tag: "Status", status: 401 }, "TinkAuthenticationError", 401, 1],
+  ["404", { _tag: "Status", status: 404 }, "TinkNotFoundError", 404, 1],
+  ["409", { _tag: "Status", status: 409 }, "TinkApiError", 409, 1]
+]
+
+describe("a read that keeps failing: the documented case, retried only when Tink may answer next time", () => {
+  it.effect.each(readFaults)("%s is a %s", ([_label, fault, tag, status, attempts]) =>
+    Effect.gen(function*() {
+      const user = yield* seedUser(1)
+      yield* faulted([{ path: list, fault }])
+      const error = yield* withClock(Effect.flip(as(user)(Users.listCredentials())))
+      assert.strictEqual(error._tag, tag)
+      assert.strictEqual(error.status, status)
+      assert.strictEqual(error.path, list)
+      assert.strictEqual(yield* count("GET", list), attempts)
+      if (error._tag === "TinkNetworkError") assert.isTrue(error.mayHaveReachedTink)
+      if (fault._tag === "Html") assert.isUndefined(error.errorMessage, "an HTML page is not Tink's message")
+      // Nothing was cached: once Tink answers, the answer is served.
+      yield* faulted([])
+      assert.strictEqual((yield* as(user)(Users.listCredentials())).length, 1)
+      assert.strictEqual(yield* count("GET", list), attempts + 1)
+    }).pipe(Effect.provide(testLayer())))
+
+  it.effect("a fault that passes is retried away: the caller gets the answer", () =>
+    Effect.gen(function*() {
+      const user = yield* seedUser(1)
+      yield* faulted([{ path: list, times: 2, fault: { _tag: "Status", status: 503 } }])
+      assert.strictEqual((yield* withClock(as(user)(Users.listCredentials()))).length, 1)
+      assert.strictEqual(yield* count("GET", list), 3)
+    }).pipe(Effect.provide(testLayer())))
+})
+
+const create = "/api/v1/user/create"
+
+/**
+ * One fault on a mutation: repeated only when Tink certainly did not process it, so a timeout or
+ * a 5xx can never create a user twice.
+ */
+const mutationFaults: ReadonlyArray<readonly [string, Sandbox.Fault, string | undefined, number]> = [
+  ["503 (Tink may have acted)", { _tag: "Status", status: 503 }, "TinkApiError", 1],
+  ["a dropped connection", { _tag: "Drop" }, "TinkNetworkError", 1],
+  ["a slow answer", { _tag: "Latency", millis: 60_000 }, "TinkTimeoutError", 1],
+  ["429 (Tink did not process it)", { _tag: "Status", status: 429 }, undefined, 2]
+]
+
+describe("a mutation that fails once: retried only when it cannot have reached Tink", () => {
+  it.effect.each(mutationFaults)("%s", ([_label, fault, tag, attempts]) =>
+    Effect.gen(function*() {
+      yield* faulted([{ path: create, times: 1, fault }])
+      const outcome = yield* withClock(
+        Users.createUser({ market: "SE" }).pipe(Effect.match({ onFailure: (e) => e._tag, onSuccess: () => undefined }))
+      )
+      assert.strictEqual(outcome, tag)
+      assert.strictEqual(yield* count("POST", create), attempts)
+    }).pipe(Effect.provide(testLayer())))
 })

@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Sandbox } from "@tink-effect/sandbox"
-import { Users } from "@tink-effect/users"
+import { Ids, Users } from "@tink-effect/users"
 import { Effect, Redacted } from "effect"
 import { leakedPart, renderings } from "./reliability/leaks.js"
 import { as, clientSecret, count, seedUser, testLayer } from "./utils.js"
@@ -39,7 +39,7 @@ describe("OAuth errors say what Tink said and what it means", () => {
 
   it.effect("a wrong client secret in deleteUser names the step of deleteUser that failed", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Users.deleteUser("some-user"))
+      const error = yield* Effect.flip(Users.deleteUser(Ids.UserId.make("some-user")))
       assert.strictEqual(error._tag, "TinkAuthenticationError")
       assert.include(error.message, "check TINK_CLIENT_ID and TINK_CLIENT_SECRET")
       assert.include(error.step, "for createAuthorization, in granting user:delete for deleteUser")
@@ -59,7 +59,9 @@ describe("OAuth errors say what Tink said and what it means", () => {
 
   it.effect("a 404 from the grant endpoint keeps Tink's code and says the user was not found", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Users.createAuthorization({ userId: "no-such-user", scope: "user:read" }))
+      const error = yield* Effect.flip(
+        Users.createAuthorization({ userId: Ids.UserId.make("no-such-user"), scope: "user:read" })
+      )
       assert.strictEqual(error._tag, "TinkNotFoundError")
       assert.isDefined(error.errorCode)
       assert.include(error.message, "user not found by Tink")

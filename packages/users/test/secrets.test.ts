@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ResponseCache } from "@tink-effect/core"
 import { Sandbox } from "@tink-effect/sandbox"
-import { Users } from "@tink-effect/users"
+import { Ids, Users } from "@tink-effect/users"
 import { Cause, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { as, clientSecret, seedUser, testLayer, withClock } from "./utils.js"
 
@@ -59,7 +59,7 @@ describe("no secret or token text in errors or cache keys", () => {
         Effect.flatMap(Effect.flip(effect), (e) => Effect.sync(() => errors.push(e)))
       yield* collect(Users.getUserAccessToken(grant.code)) // used code: 400
       yield* collect(
-        Users.asUser({ userId: "u1", accessToken: Redacted.make("not-a-token-xyz") })(
+        Users.asUser({ userId: Ids.UserId.make("u1"), accessToken: Redacted.make("not-a-token-xyz") })(
           Users.listCredentials()
         )
       )

@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Sandbox } from "@tink-effect/sandbox"
-import { Users } from "@tink-effect/users"
+import { Ids, Users } from "@tink-effect/users"
 import { Effect, Redacted } from "effect"
 import { as, count, seedUser, testLayer } from "./utils.js"
 
@@ -101,7 +101,7 @@ describe("deleteUser acts on its userId whatever session is in context", () => {
   it.effect("a session of that user without user:delete: grant + exchange, and the user is deleted", () =>
     Effect.gen(function*() {
       const sandbox = yield* Sandbox.Sandbox
-      const { userId } = yield* sandbox.createUser({})
+      const userId = Ids.UserId.make((yield* sandbox.createUser({})).userId)
       const readOnly = Redacted.make(yield* sandbox.issueUserToken(userId, ["credentials:read"]))
       yield* Users.asUser({ userId, accessToken: readOnly })(Users.deleteUser(userId))
       assert.isFalse(yield* sandbox.userExists(userId))

@@ -1,7 +1,7 @@
 import { HttpClient } from "@effect/platform"
-import { ResponseCache, TinkClient, TinkConfig, type TinkError, type TinkUser } from "@tink-effect/core"
+import { ResponseCache, TinkClient, type TinkError, type TinkUser } from "@tink-effect/core"
 import { Sandbox } from "@tink-effect/sandbox"
-import { Users } from "@tink-effect/users"
+import { Ids, Users } from "@tink-effect/users"
 import { type Duration, Effect, Fiber, Layer, Redacted, TestClock } from "effect"
 
 export const clientSecret = "sandbox-secret"
@@ -16,23 +16,21 @@ export const testLayer = (
     readonly clientSecret?: string
   } = {}
 ) =>
-  TinkClient.layer.pipe(
-    Layer.provideMerge(
-      Layer.mergeAll(
-        options.transport === undefined ? Sandbox.layerTest() : Layer.effect(
-          HttpClient.HttpClient,
-          Effect.map(HttpClient.HttpClient, options.transport)
-        ).pipe(Layer.provideMerge(Sandbox.layerTest())),
-        TinkConfig.layer({
-          clientId: "sandbox-client",
-          clientSecret: Redacted.make(options.clientSecret ?? clientSecret),
-          baseUrl: "http://sandbox.test",
-          maxRetries: 2,
-          retryBaseDelay: "100 millis"
-        }),
-        options.cache ?? ResponseCache.layerMemory({ capacity: options.capacity ?? 1000 })
-      )
-    )
+  TinkClient.layer({
+    clientId: "sandbox-client",
+    clientSecret: Redacted.make(options.clientSecret ?? clientSecret),
+    baseUrl: "http://sandbox.test",
+    maxRetries: 2,
+    retryBaseDelay: "100 millis"
+  }).pipe(
+    Layer.provideMerge(Layer.mergeAll(
+      options.transport === undefined ? Sandbox.layerTest() : Layer.effect(
+        HttpClient.HttpClient,
+        Effect.map(HttpClient.HttpClient, options.transport)
+      ).pipe(Layer.provideMerge(Sandbox.layerTest())),
+      options.cache ?? ResponseCache.layerMemory({ capacity: options.capacity ?? 1000 })
+    )),
+    Layer.orDie
   )
 
 /** A seeded user with one credential and a user token holding every credentials scope. */
@@ -48,11 +46,15 @@ export const seedUser = (credentials = 1) =>
       "credentials:refresh",
       "user:delete"
     ])
-    return { userId, token: Redacted.make(token), credentials: seeded }
+    return {
+      userId: Ids.UserId.make(userId),
+      token: Redacted.make(token),
+      credentials: seeded.map((credential) => ({ ...credential, id: Ids.CredentialId.make(credential.id) }))
+    }
   })
 
 /** Runs an effect as the seeded user. */
-export const as = (user: { readonly userId: string; readonly token: Redacted.Redacted<string> }) =>
+export const as = (user: { readonly userId: Ids.UserId; readonly token: Redacted.Redacted<string> }) =>
 <A, E, R>(
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | TinkError.TinkValidationError, Exclude<R, TinkUser.TinkUser>> =>

@@ -50,9 +50,9 @@ export interface MemoryStore extends Store {
 
 /**
  * An LRU of decoded values. Invalidating a scope swaps in a fresh generation with an empty map,
- * one map write whatever the number of entries (C11); the old entries can no longer be reached
+ * one map write whatever the number of entries; the old entries can no longer be reached
  * and leave through the LRU. Generations come from one counter that never repeats, so a scope
- * whose marker was dropped can never see its old entries again (C10). The hit path looks up two
+ * whose marker was dropped can never see its old entries again. The hit path looks up two
  * maps with strings that are usually constants, compares the schema, and relinks one node.
  *
  * An entry is kept per (partition, request key); its schema is checked on a hit rather than
@@ -193,9 +193,7 @@ export const make = (capacity: number): MemoryStore => {
           const ttl = Duration.toMillis(entry.ttl)
           const current = scopes.get(entry.scope)
           if (ttl <= 0 || current === undefined || current.generation !== entry.generation) return
-          const [partition, requestKey] = entry.partition !== undefined && entry.requestKey !== undefined
-            ? [entry.partition, entry.requestKey]
-            : split(entry.key)
+          const [partition, requestKey] = split(entry.key)
           let bucket = current.partitions.get(partition)
           if (bucket === undefined) {
             bucket = new Map()

@@ -1,24 +1,26 @@
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
-import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import { AccessToken } from "../AccessToken.js"
 import * as CachePolicy from "../CachePolicy.js"
-import type * as ResponseCache from "../ResponseCache.js"
+import * as ResponseCache from "../ResponseCache.js"
 import type * as TinkClient from "../TinkClient.js"
-import type * as TinkConfig from "../TinkConfig.js"
 import * as TinkError from "../TinkError.js"
 import * as TinkMetrics from "../TinkMetrics.js"
 import * as TinkUser from "../TinkUser.js"
-import type * as ClientTokens from "./clientTokens.js"
+import * as ClientTokens from "./clientTokens.js"
+import type * as Options from "./options.js"
 import * as Response from "./response.js"
+import * as Retry from "./retry.js"
+import * as Tracing from "./tracing.js"
 
 /** @internal */
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
@@ -47,22 +49,7 @@ const isSafePath = (path: string): boolean => {
 const routeOf = (path: string): string =>
   path.split("/").map((segment) => /^(|v\d+|[a-z][a-z-]*[a-z])$/.test(segment) ? segment : "{id}").join("/")
 
-const isRetryable = (error: TinkError.TinkError, idempotent: boolean): boolean => {
-  switch (error._tag) {
-    case "TinkRateLimitError":
-      return true
-    case "TinkNetworkError":
-      return idempotent || !error.mayHaveReachedTink
-    case "TinkTimeoutError":
-      return idempotent
-    case "TinkApiError":
-      return idempotent && error.status !== undefined && (error.status === 408 || error.status >= 500)
-    default:
-      return false
-  }
-}
-
-/** C4: these failures prove Tink did not change anything, so the cache may stay. */
+/** These failures prove Tink did not change anything, so the cache may stay. */
 const isDefiniteRejection = (error: TinkError.TinkError): boolean => {
   switch (error._tag) {
     case "TinkValidationError":
@@ -79,64 +66,28 @@ const isDefiniteRejection = (error: TinkError.TinkError): boolean => {
   }
 }
 
-/** @internal */
-export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, cache: ResponseCache.Service) => {
-  const backoff = (retry: number): Effect.Effect<Duration.Duration> =>
-    Effect.map(Random.nextRange(0.8, 1.2), (jitter) =>
-      Duration.min(
-        Duration.millis(Duration.toMillis(config.retryBaseDelay) * 2 ** retry * jitter),
-        config.maxRetryDelay
-      ))
+/** Where Tink issues tokens, app tokens included. */
+const tokenPath = "/api/v1/oauth/token"
 
-  /** The wait before the next attempt, or none when Tink asks for longer than we may wait. */
-  const retryDelay = (error: TinkError.TinkError, retry: number): Effect.Effect<Option.Option<Duration.Duration>> =>
-    Effect.map(backoff(retry), (delay) => {
-      if (error._tag !== "TinkRateLimitError" || error.retryAfter === undefined) return Option.some(delay)
-      return Duration.greaterThan(error.retryAfter, config.maxRetryDelay)
-        ? Option.none()
-        : Option.some(Duration.max(delay, error.retryAfter))
-    })
-
-  const withRetries = <A>(
-    once: Effect.Effect<A, TinkError.TinkError>,
-    idempotent: boolean
-  ): Effect.Effect<A, TinkError.TinkError> => {
-    const attempt = (retry: number): Effect.Effect<A, TinkError.TinkError> =>
-      Effect.catchAll(once, (error) =>
-        retry >= config.maxRetries || !isRetryable(error, idempotent)
-          ? Effect.fail(error)
-          : Effect.flatMap(retryDelay(error, retry), (delay) => {
-            if (Option.isNone(delay)) return Effect.fail(error)
-            TinkMetrics.httpRetries.unsafeUpdate(1, [])
-            return Effect.annotateCurrentSpan("tink.retries", retry + 1).pipe(
-              Effect.zipRight(Effect.sleep(delay.value)),
-              Effect.zipRight(attempt(retry + 1))
-            )
-          }))
-    return attempt(0)
-  }
-
-  const spanNames = new Map<string, string>()
-  /** Span names are built once per operation, not on every cache hit. */
-  const spanName = (operation: string): string => {
-    let name = spanNames.get(operation)
-    if (name === undefined) {
-      name = `tink.users.${operation}`
-      spanNames.set(operation, name)
-    }
-    return name
-  }
-
-  /** The operation span, for requests that always go to Tink (mutations, app-level calls). */
-  const traced = <A>(
-    options: TinkClient.RequestOptions,
-    session: TinkUser.Session | undefined,
-    effect: Effect.Effect<A, TinkError.TinkError>
-  ): Effect.Effect<A, TinkError.TinkError> =>
-    options.operation === undefined ? effect : Effect.withSpan(effect, spanName(options.operation), {
-      captureStackTrace: false,
-      attributes: session === undefined ? {} : { "tink.scope.hash": session.scopeHash }
-    })
+/**
+ * The pipeline: one request is path check, auth, encoding, attempts with retries, decoding; reads
+ * with a user session go through the cache, mutations invalidate it. Its app tokens come from a
+ * token manager built here over the same pipeline with client-secret auth, which needs no token.
+ *
+ * @internal
+ */
+export const make = (
+  http: HttpClient.HttpClient,
+  config: Options.Resolved,
+  cache: ResponseCache.Service,
+  scope: Scope.Scope
+) => {
+  const retryReads = Retry.schedule(config, true)
+  const retryWrites = Retry.schedule(config, false)
+  const clientFields = {
+    client_id: config.clientId,
+    client_secret: config.clientSecret
+  } as const
 
   const buildRequest = (
     method: Method,
@@ -149,7 +100,17 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
       HttpClientRequest.appendUrlParams(options.query ?? [])
     )
     if (token !== undefined) request = HttpClientRequest.bearerToken(request, token)
-    const body = options.body
+    let body = options.body
+    if (options.auth._tag === "ClientSecret") {
+      // The app's credentials go in the form body (OAuth's client_secret_post), added here so
+      // that no code outside the pipeline handles the secret.
+      if (body !== undefined && body._tag !== "Form") {
+        return Effect.fail(
+          new TinkError.TinkValidationError({ method, path, errorMessage: "client secret auth needs a form body" })
+        )
+      }
+      body = { _tag: "Form", value: { ...body?.value, ...clientFields } }
+    }
     if (body === undefined) return Effect.succeed(request)
     if (body._tag === "Form") {
       const fields: Array<[string, string]> = []
@@ -158,8 +119,9 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
       }
       return Effect.succeed(HttpClientRequest.bodyUrlParams(request, fields))
     }
+    const json = body.value
     return Effect.try({
-      try: () => HttpClientRequest.bodyUnsafeJson(request, body.value),
+      try: () => HttpClientRequest.bodyUnsafeJson(request, json),
       catch: () => new TinkError.TinkValidationError({ method, path, errorMessage: "body cannot be encoded as JSON" })
     })
   }
@@ -198,14 +160,10 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
               MetricLabel.make("status", status)
             ]
             TinkMetrics.httpDuration.unsafeUpdate(endedAt - startedAt, labels)
-            return Effect.annotateCurrentSpan("http.response.status_code", status)
+            return Tracing.annotateStatus(status)
           })
         ),
-        Effect.withSpan("tink.http", {
-          kind: "client",
-          captureStackTrace: false,
-          attributes: { "http.request.method": info.method, "tink.route": info.route }
-        })
+        (effect) => Tracing.attempt(effect, info)
       )
     })
 
@@ -220,129 +178,153 @@ export const make = (http: HttpClient.HttpClient, config: TinkConfig.Resolved, c
     return secrets
   }
 
-  /**
-   * One request with its token and retries. A 401 to an app token is taken as an expired token:
-   * renewed and sent once more, except where Tink documents 401 as "no access to that user or
-   * scope" (grant endpoints), which a new token does not fix; there the token is only dropped.
-   */
-  const send = <A, I>(
+  type Sendable<A, I> = TinkClient.RequestOptions & { readonly schema?: Schema.Schema<A, I> | undefined }
+
+  /** One request with the given bearer token (or none), and its retries. The path is checked. */
+  const exchange = <A, I>(
     method: Method,
     path: string,
-    options: TinkClient.RequestOptions & { readonly schema?: Schema.Schema<A, I> | undefined },
-    tokens: ClientTokens.ClientTokens | undefined
+    options: Sendable<A, I>,
+    token: Redacted.Redacted<string> | undefined
   ): Effect.Effect<A, TinkError.TinkError> => {
+    const info: Response.RequestInfo = {
+      method,
+      path,
+      route: options.route ?? routeOf(path),
+      // What comes back to a request authenticated with the client secret is a token.
+      sensitive: options.sensitive === true || options.auth._tag === "ClientSecret",
+      secrets: secretsOf(options, token)
+    }
+    const idempotent = method === "GET" || options.idempotent === true
+    return Effect.flatMap(
+      buildRequest(method, path, options, token),
+      (request) => Effect.retry(attempt(info, request, options.schema), idempotent ? retryReads : retryWrites)
+    )
+  }
+
+  // App tokens are fetched through the same pipeline with client-secret auth, which needs none.
+  const tokens = ClientTokens.make(scope, (scopes) =>
+    Effect.map(
+      exchange("POST", tokenPath, {
+        auth: { _tag: "ClientSecret" },
+        schema: AccessToken,
+        sensitive: true,
+        idempotent: true,
+        body: { _tag: "Form", value: { grant_type: "client_credentials", scope: scopes } }
+      }, undefined),
+      (answer) => ({ token: answer.accessToken, expiresInSeconds: answer.expiresIn })
+    ))
+
+  /**
+   * One request with its auth. A 401 to an app token is taken as an expired token: renewed and
+   * sent once more, except where Tink documents 401 as "no access to that user or scope" (grant
+   * endpoints), which a new token does not fix; there the token is only dropped.
+   */
+  const send = <A, I>(method: Method, path: string, options: Sendable<A, I>): Effect.Effect<A, TinkError.TinkError> => {
     if (!isSafePath(path)) {
       return Effect.fail(new TinkError.TinkValidationError({ method, path: "<rejected>", errorMessage: "unsafe path" }))
     }
-    const route = options.route ?? routeOf(path)
-    const idempotent = method === "GET" || options.idempotent === true
-    const run = (token: Redacted.Redacted<string> | undefined) =>
-      Effect.flatMap(
-        buildRequest(method, path, options, token),
-        (request) =>
-          withRetries(
-            attempt(
-              { method, path, route, sensitive: options.sensitive === true, secrets: secretsOf(options, token) },
-              request,
-              options.schema
-            ),
-            idempotent
-          )
-      )
     const auth = options.auth
-    if (auth._tag === "None") return run(undefined)
-    if (auth._tag === "User") return run(auth.session.accessToken)
-    if (tokens === undefined) return Effect.die("app auth needs the token manager")
-    const appToken = Effect.mapError(tokens.get(auth.scopes), (error) =>
-      TinkError.annotate(error, {
-        step: `getting the app token (${auth.scopes.join(",")})` +
-          (options.operation === undefined ? "" : ` for ${options.operation}`)
-      }))
-    return Effect.flatMap(appToken, (token) =>
-      Effect.catchIf(
-        run(token),
-        (error) => error._tag === "TinkAuthenticationError" && error.status === 401,
-        (error) =>
-          Effect.zipRight(
-            tokens.reject(auth.scopes, token),
-            options.renewOn401 === false ? Effect.fail(error) : Effect.flatMap(appToken, run)
-          )
-      ))
+    switch (auth._tag) {
+      case "None":
+      case "ClientSecret":
+        return exchange(method, path, options, undefined)
+      case "User":
+        return exchange(method, path, options, auth.session.accessToken)
+      case "App": {
+        const appToken = Effect.mapError(tokens.get(auth.scopes), (error) =>
+          TinkError.annotate(error, {
+            step: `getting the app token (${auth.scopes.join(",")})` +
+              (options.operation === undefined ? "" : ` for ${options.operation}`)
+          }))
+        const run = (token: Redacted.Redacted<string>) => exchange(method, path, options, token)
+        return Effect.flatMap(appToken, (token) =>
+          Effect.catchIf(
+            run(token),
+            (error) => error._tag === "TinkAuthenticationError" && error.status === 401,
+            (error) =>
+              Effect.zipRight(
+                tokens.reject(auth.scopes, token),
+                options.renewOn401 === false ? Effect.fail(error) : Effect.flatMap(appToken, run)
+              )
+          ))
+      }
+    }
   }
 
   /**
-   * A read as the cache sees it. The TTL and the request are prototype getters: a hit never
-   * builds the request nor looks the TTL up, and allocates this one object only.
+   * A read as the cache sees it. The TTL and the fetch are prototype getters: a hit never builds
+   * the request, its span nor looks the TTL up, and allocates this one object only.
    */
   class CachedRead<A, I> implements ResponseCache.Lookup<A, I, TinkError.TinkError> {
     readonly scope: string
     readonly partition: string
     readonly key: string
     readonly schema: Schema.Schema<A, I>
-    readonly spanName: string | undefined
-    readonly scopeHash: string
     /** Sessions without a user id depend on a scope every mutation invalidates (see TinkUser). */
     readonly guard: string | undefined
     constructor(
       readonly path: string,
       readonly options: TinkClient.ReadOptions<A, I>,
-      session: TinkUser.Session,
-      readonly tokens: ClientTokens.ClientTokens
+      readonly session: TinkUser.Session
     ) {
       this.scope = session.scope
       this.partition = session.tokenHash
       this.key = CachePolicy.requestKey("GET", path, options.query)
       this.schema = options.schema
-      this.spanName = options.operation === undefined ? undefined : spanName(options.operation)
-      this.scopeHash = session.scopeHash
       this.guard = session.userId === undefined ? TinkUser.unnamedSessionsScope : undefined
     }
     get ttl() {
       return CachePolicy.ttlFor(this.path, config.cacheTtl)
     }
+    /** The cache runs this only for a read that goes to Tink: a miss, or a read with caching off. */
     get fetch() {
-      return send("GET", this.path, this.options, this.tokens)
+      return Effect.withFiberRuntime<A, TinkError.TinkError>((fiber) =>
+        Tracing.operation(send("GET", this.path, this.options), {
+          operation: this.options.operation,
+          scopeHash: this.session.scopeHash,
+          cache: fiber.getFiberRef(ResponseCache.bypassed) ? "bypass" : "miss"
+        })
+      )
     }
   }
 
-  const read = <A, I>(
-    path: string,
-    options: TinkClient.ReadOptions<A, I>,
-    tokens: ClientTokens.ClientTokens
-  ): Effect.Effect<A, TinkError.TinkError> => {
-    // C8: only a user's data has a scope; app-level answers are never cached.
-    if (options.auth._tag !== "User") return traced(options, undefined, send("GET", path, options, tokens))
-    return cache.lookup(new CachedRead(path, options, options.auth.session, tokens))
+  const read = <A, I>(path: string, options: TinkClient.ReadOptions<A, I>): Effect.Effect<A, TinkError.TinkError> => {
+    // Only a user's data has a scope: app-level answers are never cached.
+    if (options.auth._tag !== "User") {
+      return Tracing.operation(send("GET", path, options), { operation: options.operation })
+    }
+    return cache.lookup(new CachedRead(path, options, options.auth.session))
   }
 
   const mutate = <A, I>(
     method: Method,
     path: string,
-    options: TinkClient.WriteOptions<A, I>,
-    tokens: ClientTokens.ClientTokens
+    options: TinkClient.WriteOptions<A, I>
   ): Effect.Effect<A, TinkError.TinkError> => {
-    const effect = send(method, path, options, tokens)
+    const effect = send(method, path, options)
     const session = options.auth._tag === "User" ? options.auth.session : undefined
+    const span = { operation: options.operation, scopeHash: session?.scopeHash }
     const scopes = new Set(options.invalidates)
     if (session !== undefined) scopes.add(session.scope)
     // A session without a user id may hold the token of any user a mutation changes.
     if (scopes.size > 0) scopes.add(TinkUser.unnamedSessionsScope)
-    if (scopes.size === 0) return traced(options, session, effect)
+    if (scopes.size === 0) return Tracing.operation(effect, span)
     const invalidate = Effect.zipRight(
       Effect.forEach(scopes, (scope) => cache.invalidate(scope), { discard: true }),
-      Effect.annotateCurrentSpan("tink.cache.outcome", "invalidated")
+      Tracing.annotateInvalidated
     )
-    // C4: invalidate before the caller sees the result, unless Tink certainly changed nothing.
-    return traced(
-      options,
-      session,
+    // Invalidated before the caller sees the result, unless Tink certainly changed nothing: a
+    // mutation whose outcome is unknown (a timeout, a 5xx) may have changed the data.
+    return Tracing.operation(
       Effect.onExit(effect, (exit) => {
         if (Exit.isSuccess(exit)) return invalidate
         const failure = Cause.failureOption(exit.cause)
         return Option.isSome(failure) && isDefiniteRejection(failure.value) ? Effect.void : invalidate
-      })
+      }),
+      span
     )
   }
 
-  return { send, read, mutate }
+  return { read, mutate }
 }

@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { AccessToken } from "@tink-effect/core"
 import { Sandbox } from "@tink-effect/sandbox"
-import { Schemas, Users } from "@tink-effect/users"
+import { Ids, Schemas, Users } from "@tink-effect/users"
 import { Effect, Either, Redacted, Schema } from "effect"
 import { seedUser, testLayer } from "../utils.js"
 import { endpoint, endpoints, type Example, responseExamples } from "./corpus.js"
@@ -164,7 +164,7 @@ describe("contract: documented responses decode", () => {
       const session = Users.asUser({ accessToken: user.token })
       const credentials = yield* session(Users.listCredentials())
       assert.deepStrictEqual(credentials.map((credential) => credential.id), ["6e68cc6287704273984567b3300c5822"])
-      const credential = yield* session(Users.getCredential("e6d7de4350b54f83a7ccf261e3ae5b5f"))
+      const credential = yield* session(Users.getCredential(Ids.CredentialId.make("e6d7de4350b54f83a7ccf261e3ae5b5f")))
       assert.strictEqual(Schemas.supplementalInformation(credential)?._tag, "Fields")
     }).pipe(Effect.provide(testLayer())))
 })

@@ -8,7 +8,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { TinkError } from "@tink-effect/core"
 import { Sandbox } from "@tink-effect/sandbox"
-import { Users } from "@tink-effect/users"
+import { Ids, Users } from "@tink-effect/users"
 import { Cause, Effect, Exit, FastCheck, Option, Redacted } from "effect"
 import { as, seedUser, testLayer, withClock } from "../utils.js"
 
@@ -119,13 +119,15 @@ describe("hostile ids: a TinkValidationError, or a request to exactly the operat
       // Only a valid id is ever sent, and a valid id needs no escaping; `encodeURIComponent` would
       // throw on a lone surrogate, so the expected path is built from the id only when it is valid.
       const credential = idPattern.test(id) ? `/api/v1/credentials/${id}` : "<never sent>"
+      // Cast, as an untyped caller or a careless `as` would: the operations check again.
+      const [credentialId, userId] = [id as Ids.CredentialId, id as Ids.UserId]
       const cases = [
-        ["getCredential", as(user)(Users.getCredential(id)), [credential]],
+        ["getCredential", as(user)(Users.getCredential(credentialId)), [credential]],
         // Mutations first read the credential, to check whose it is.
-        ["deleteCredential", as(user)(Users.deleteCredential(id)), [credential]],
-        ["refreshCredential", as(user)(Users.refreshCredential(id)), [credential, `${credential}/refresh`]],
-        ["deleteUser", Users.deleteUser(id), [token, grant, "/api/v1/user/delete"]],
-        ["createAuthorization(userId)", Users.createAuthorization({ userId: id, scope: "user:read" }), [token, grant]],
+        ["deleteCredential", as(user)(Users.deleteCredential(credentialId)), [credential]],
+        ["refreshCredential", as(user)(Users.refreshCredential(credentialId)), [credential, `${credential}/refresh`]],
+        ["deleteUser", Users.deleteUser(userId), [token, grant, "/api/v1/user/delete"]],
+        ["createAuthorization(userId)", Users.createAuthorization({ userId, scope: "user:read" }), [token, grant]],
         [
           "createAuthorization(externalUserId)",
           Users.createAuthorization({ externalUserId: id, scope: "user:read" }),
@@ -135,7 +137,7 @@ describe("hostile ids: a TinkValidationError, or a request to exactly the operat
           token,
           "/api/v1/user/create"
         ]],
-        ["asUser(userId)", Users.asUser({ userId: id, accessToken: user.token })(Users.listCredentials()), [
+        ["asUser(userId)", Users.asUser({ userId, accessToken: user.token })(Users.listCredentials()), [
           "/api/v1/credentials/list"
         ]]
       ] as const
@@ -272,7 +274,9 @@ describe("hostile parameters: rejected before sending, or carried intact to the 
       // A token that cannot be a header value is a request that was never sent: retried after a
       // backoff, so the clock is moved along.
       const { exit, requests } = yield* attempt(
-        withClock(Users.asUser({ userId: "u1", accessToken: Redacted.make(text) })(Users.listCredentials()))
+        withClock(
+          Users.asUser({ userId: Ids.UserId.make("u1"), accessToken: Redacted.make(text) })(Users.listCredentials())
+        )
       )
       assert.isTrue(Exit.isFailure(exit), "no such token at Tink")
       checkRejectedOrSent("token", text, exit, requests)

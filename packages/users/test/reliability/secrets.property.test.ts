@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Sandbox } from "@tink-effect/sandbox"
-import { Users } from "@tink-effect/users"
+import { Ids, Users } from "@tink-effect/users"
 import { Effect, FastCheck, Redacted } from "effect"
 import { testLayer, withClock } from "../utils.js"
 import { leakedPart, renderings } from "./leaks.js"
@@ -77,7 +77,7 @@ describe("no part of a secret of 8+ characters in any error", () => {
           fault: errorBody(400, echo(token, spec), echo(token, { ...spec, offset: spec.offset % 40 }))
         }])
         const error = yield* Effect.flip(
-          Users.asUser({ userId: "u1", accessToken: Redacted.make(token) })(Users.listCredentials())
+          Users.asUser({ userId: Ids.UserId.make("u1"), accessToken: Redacted.make(token) })(Users.listCredentials())
         )
         assert.strictEqual(error._tag, "TinkValidationError")
         assertNoLeak(error, [token])
@@ -99,8 +99,8 @@ describe("no part of a secret of 8+ characters in any error", () => {
         for (
           const operation of [
             Users.createUser({ market: "SE" }),
-            Users.createAuthorization({ userId: "u1", scope: "user:read" }),
-            Users.deleteUser("u1"),
+            Users.createAuthorization({ userId: Ids.UserId.make("u1"), scope: "user:read" }),
+            Users.deleteUser(Ids.UserId.make("u1")),
             Users.getUserAccessToken("some-authorization-code")
           ]
         ) {
