@@ -4,7 +4,7 @@
  * with axios-cache-interceptor serving the same URL from its cache.
  */
 import { Sandbox } from "@tink-effect/sandbox"
-import { Users } from "@tink-effect/users"
+import { Ids, Users } from "@tink-effect/users"
 import axios from "axios"
 import { setupCache } from "axios-cache-interceptor"
 import { Effect, ManagedRuntime, Redacted } from "effect"
@@ -26,7 +26,7 @@ export const run = async (): Promise<B1> => {
     const { userId } = yield* sandbox.createUser({})
     for (let i = 0; i < 3; i++) yield* sandbox.addCredential(userId)
     const token = Redacted.make(yield* sandbox.issueUserToken(userId, ["credentials:read"]))
-    return { session: { userId, accessToken: token } }
+    return { session: { userId: Ids.UserId.make(userId), accessToken: token } }
   }))
   const hitLoop = (n: number) =>
     Effect.gen(function*() {

@@ -4,7 +4,7 @@
  * (the Elixir library's way) over the same data. Generation bumps stay flat; the scan grows.
  */
 import { ResponseCache } from "@tink-effect/core"
-import { ResponseCache as NodeCache } from "@tink-effect/platform-node"
+import { RedisResponseStore } from "@tink-effect/platform-node"
 import { Duration, Effect, Exit, Schema, Scope } from "effect"
 import { createClient } from "redis"
 import { measure, type Measurement } from "./harness.js"
@@ -74,7 +74,7 @@ const redisCase = async (entries: number): Promise<readonly [Measurement, Measur
   }
   const scope = await Effect.runPromise(Scope.make())
   const cache = await Effect.runPromise(
-    NodeCache.makeRedisStore({ namespace, timeout: "1 second" }).pipe(
+    RedisResponseStore.make({ namespace, timeout: "1 second" }).pipe(
       Effect.flatMap(ResponseCache.make),
       Scope.extend(scope)
     )

@@ -2,8 +2,8 @@
  * B5: a cached `Users.listCredentials()` served from the Redis store (one Lua round trip, JSON
  * parse, schema decode) against node-redis `GET` plus `JSON.parse` of the same stored value.
  */
-import { TinkUser } from "@tink-effect/core"
-import { ResponseCache } from "@tink-effect/platform-node"
+import { ResponseCache, TinkUser } from "@tink-effect/core"
+import { RedisResponseStore } from "@tink-effect/platform-node"
 import { Users } from "@tink-effect/users"
 import { Effect } from "effect"
 import { createClient } from "redis"
@@ -21,7 +21,7 @@ export interface B5 {
 export const run = async (): Promise<B5> => {
   const namespace = `tink-bench-${Math.random().toString(36).slice(2, 8)}`
   const server = await fixedListServer()
-  const runtime = nodeRuntime(server.url, ResponseCache.layerRedis({ namespace, timeout: "1 second" }))
+  const runtime = nodeRuntime(server.url, RedisResponseStore.layer({ namespace, timeout: "1 second" }))
   const [user] = await sessions(1)
   const read = Users.listCredentials().pipe(Effect.provideService(TinkUser.TinkUser, user!))
   await runtime.runPromise(read)
@@ -42,7 +42,7 @@ export const run = async (): Promise<B5> => {
   await runtime.dispose()
 
   // Nothing listens on port 1: the store is offline, so every read goes to the server at once.
-  const down = nodeRuntime(server.url, ResponseCache.layerRedis({ url: "redis://127.0.0.1:1", namespace }))
+  const down = nodeRuntime(server.url, RedisResponseStore.layer({ url: "redis://127.0.0.1:1", namespace }))
   const uncached = nodeRuntime(server.url, ResponseCache.layerMemory({ capacity: 1 }))
   const bypassed = ResponseCache.bypass(read)
   await down.runPromise(read)

@@ -20,10 +20,11 @@ import {
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { NodeTink, ResponseCache } from "@tink-effect/platform-node"
+import { ResponseCache } from "@tink-effect/core"
+import { NodeTink } from "@tink-effect/platform-node"
 import { Sandbox } from "@tink-effect/sandbox"
 import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
-import { Users } from "@tink-effect/users"
+import { Ids, Users } from "@tink-effect/users"
 import { Console, Effect, Layer, Redacted } from "effect"
 import { createServer } from "node:http"
 
@@ -35,18 +36,21 @@ import { createServer } from "node:http"
  * GET /credentials: the caller's bank credentials. `Authorization: Bearer <user token>` and
  * `X-Tink-User-Id` say who the caller is.
  *
- * The cache is scoped by the user id: a read naming a user id is served from that user's cache
- * without Tink seeing the token. So only accept a user id you have verified belongs to the token
- * (here: an authenticating gateway in front of the service sets both headers). A session without
- * a user id is scoped by a hash of its token instead, which is safe with untrusted callers.
+ * Cached entries are kept per token within the user's scope, so a read naming a user id is never
+ * served what another token fetched: Tink sees each new token once. The user id chooses whose
+ * cache a mutation invalidates, and the library refuses answers whose credentials belong to
+ * another user than the one named; still, take the user id from the same place as the token
+ * (here: an authenticating gateway in front of the service sets both headers).
  */
 const listCredentials = Effect.gen(function*() {
   const { headers } = yield* HttpServerRequest.HttpServerRequest
   const token = /^Bearer (\S+)$/.exec(headers["authorization"] ?? "")?.[1]
-  const userId = headers["x-tink-user-id"]
-  if (token === undefined || userId === undefined) {
+  const header = headers["x-tink-user-id"]
+  if (token === undefined || header === undefined) {
     return HttpServerResponse.text("Authorization and X-Tink-User-Id required", { status: 401 })
   }
+  // An id from outside Tink's answers is decoded once, to the brand the operations take.
+  const userId = yield* Ids.decodeUserId(header)
   const credentials = yield* Users.listCredentials().pipe(
     Users.asUser({ userId, accessToken: Redacted.make(token) })
   )

@@ -14,10 +14,11 @@
  *   4. A lists again: a miss, and the fresh list from Tink has one credential.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { NodeTink, ResponseCache } from "@tink-effect/platform-node"
+import { ResponseCache } from "@tink-effect/core"
+import { NodeTink } from "@tink-effect/platform-node"
 import { Sandbox } from "@tink-effect/sandbox"
 import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
-import { Users } from "@tink-effect/users"
+import { Ids, Users } from "@tink-effect/users"
 import { Config, Console, Duration, Effect, ManagedRuntime } from "effect"
 import * as Redacted from "effect/Redacted"
 import { type ChildProcess, spawn } from "node:child_process"
@@ -44,7 +45,7 @@ const worker = async () => {
   )
   const runtime = ManagedRuntime.make(NodeTink.layerConfig(options))
   const session = Users.asUser({
-    userId: process.env.EXAMPLE_USER_ID!,
+    userId: Ids.UserId.make(process.env.EXAMPLE_USER_ID!),
     accessToken: Redacted.make(process.env.EXAMPLE_USER_TOKEN!)
   })
   // Runs one operation and reports what the cache did for it.
@@ -74,7 +75,7 @@ const worker = async () => {
         )
       )
       : await runtime.runPromise(
-        observed(session(Users.deleteCredential(argument!))).pipe(
+        observed(session(Users.deleteCredential(Ids.CredentialId.make(argument!)))).pipe(
           Effect.map(({ cache }) => ({ cache }))
         )
       )

@@ -8,7 +8,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ResponseCache, TinkClient } from "@tink-effect/core"
 import { Sandbox } from "@tink-effect/sandbox"
-import { Users } from "@tink-effect/users"
+import { Ids, Users } from "@tink-effect/users"
 import { Effect, Layer, Redacted, TestClock } from "effect"
 
 // ---------------------------------------------------------------------------------------------
@@ -46,7 +46,7 @@ const seedUser = (statuses: ReadonlyArray<string>) =>
     const { userId } = yield* sandbox.createUser({})
     for (const status of statuses) yield* sandbox.addCredential(userId, { status })
     const token = yield* sandbox.issueUserToken(userId, ["credentials:read"])
-    return { userId, accessToken: Redacted.make(token) }
+    return { userId: Ids.UserId.make(userId), accessToken: Redacted.make(token) }
   })
 
 describe("connectionSummary", () => {

@@ -171,8 +171,9 @@ import { Users } from "@tink-effect/users"
 import * as UsersModule from "@tink-effect/users/Users"
 import { Sandbox } from "@tink-effect/sandbox"
 import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
-import { NodeTink } from "@tink-effect/platform-node"
+import { NodeTink, RedisResponseStore } from "@tink-effect/platform-node"
 import * as NodeTinkModule from "@tink-effect/platform-node/NodeTink"
+import * as RedisResponseStoreModule from "@tink-effect/platform-node/RedisResponseStore"
 
 // @ts-expect-error internal modules are not exported
 import type * as _Pipeline from "@tink-effect/core/internal/pipeline"
@@ -188,6 +189,8 @@ import type * as _Bin from "@tink-effect/sandbox/bin"
 import type * as _NodeSandboxServer from "@tink-effect/platform-node/SandboxServer"
 // @ts-expect-error the npm start lifecycle is a private demo, not part of platform-node
 import type * as _Lifecycle from "@tink-effect/platform-node/Lifecycle"
+// @ts-expect-error the cache module is core's; platform-node only adds the Redis store
+import type * as _NodeResponseCache from "@tink-effect/platform-node/ResponseCache"
 
 export const modules = [
   TinkClient,
@@ -197,7 +200,9 @@ export const modules = [
   Sandbox,
   SandboxServer,
   NodeTink,
-  NodeTinkModule
+  NodeTinkModule,
+  RedisResponseStore,
+  RedisResponseStoreModule
 ]
 `
 
@@ -223,6 +228,7 @@ for (const path of [
   "@tink-effect/sandbox/bin",
   "@tink-effect/platform-node/SandboxServer",
   "@tink-effect/platform-node/Lifecycle",
+  "@tink-effect/platform-node/ResponseCache",
   "@tink-effect/core/dist/internal/pipeline.js"
 ]) {
   await assert.rejects(import(path), (error) => {

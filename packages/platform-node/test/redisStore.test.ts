@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { ResponseCache } from "@tink-effect/core"
 import {
   Config,
   ConfigProvider,
@@ -14,7 +15,7 @@ import {
   Schedule,
   Schema
 } from "effect"
-import * as ResponseCache from "../src/ResponseCache.js"
+import * as RedisResponseStore from "../src/RedisResponseStore.js"
 import { assertSafeConfigError, badRedisUrls, password } from "./utils/badRedisUrls.js"
 import { type Admin, admin, monitor, namespace, redisTarget, redisUrl } from "./utils/redis.js"
 import * as TcpProxy from "./utils/tcpProxy.js"
@@ -44,10 +45,10 @@ const generationTtl = Duration.minutes(2)
  * A store and a cache over it; tests that assert hits use a generous bound. Checks first that the
  * test Redis answers, so a missing Redis fails every test with a clear message.
  */
-const redisCache = (options: ResponseCache.RedisOptions) =>
+const redisCache = (options: RedisResponseStore.Options) =>
   Effect.gen(function*() {
     yield* Effect.scoped(admin)
-    const store = yield* ResponseCache.makeRedisStore({ timeout: "250 millis", generationTtl, ...options })
+    const store = yield* RedisResponseStore.make({ timeout: "250 millis", generationTtl, ...options })
     const cache = yield* ResponseCache.make(store)
     return { store, cache }
   })
@@ -100,9 +101,9 @@ describe("Redis response store", () => {
     Effect.gen(function*() {
       for (const url of badRedisUrls) {
         for (const given of [url, Redacted.make(url)]) {
-          const error = yield* Effect.flip(ResponseCache.makeRedisStore({ url: given }))
+          const error = yield* Effect.flip(RedisResponseStore.make({ url: given }))
           assertSafeConfigError(error, "url")
-          const fromLayer = yield* Layer.build(ResponseCache.layerRedis({ url: given })).pipe(Effect.flip)
+          const fromLayer = yield* Layer.build(RedisResponseStore.layer({ url: given })).pipe(Effect.flip)
           assertSafeConfigError(fromLayer, "url")
         }
       }
@@ -208,7 +209,7 @@ describe("Redis response store", () => {
           lines.push(Logger.logfmtLogger.log(options))
         })
       )
-      const store = yield* ResponseCache.makeRedisStore({ namespace: ns, timeout: "250 millis", generationTtl })
+      const store = yield* RedisResponseStore.make({ namespace: ns, timeout: "250 millis", generationTtl })
       const { generation } = yield* store.read("u:kim", "k", Versioned)
       const entry = `${ns}:e:{u:kim}:${generation}:k`
       const readLogged = Effect.zipRight(
@@ -464,7 +465,7 @@ describe("Redis response store", () => {
   it.scopedLive("redisUrl: a malformed URL fails naming the configuration key, never quoting it", () =>
     Effect.gen(function*() {
       for (const url of [...badRedisUrls, ...badUnixUrls]) {
-        const layer = ResponseCache.layerRedisConfig(Config.all({ url: ResponseCache.redisUrl("MY_REDIS_URL") })).pipe(
+        const layer = RedisResponseStore.layerConfig({ url: RedisResponseStore.redisUrl("MY_REDIS_URL") }).pipe(
           Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["MY_REDIS_URL", url]]))))
         )
         assertSafeConfigError(yield* Effect.flip(Layer.build(layer)), "MY_REDIS_URL")
@@ -474,21 +475,21 @@ describe("Redis response store", () => {
   it.scopedLive("unix:// URLs are checked like the others: a malformed one is a ConfigError without the secret", () =>
     Effect.gen(function*() {
       for (const url of badUnixUrls) {
-        assertSafeConfigError(yield* Effect.flip(ResponseCache.makeRedisStore({ url })), "url")
+        assertSafeConfigError(yield* Effect.flip(RedisResponseStore.make({ url })), "url")
       }
     }))
 
-  it.scopedLive("layerRedisConfig reads its options from Config; stats count the namespace's entries", () =>
+  it.scopedLive("layerConfig reads each option from its own Config; stats count the namespace's entries", () =>
     Effect.gen(function*() {
       yield* admin
       const ns = namespace()
       const tink = yield* upstream
-      const layer = ResponseCache.layerRedisConfig(Config.all({
+      const layer = RedisResponseStore.layerConfig({
         url: Config.string("REDIS_URL"),
         namespace: Config.string("NAMESPACE"),
         timeout: Config.duration("TIMEOUT"),
         generationTtl: Config.succeed(generationTtl)
-      })).pipe(
+      }).pipe(
         Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(
           new Map([["REDIS_URL", redisUrl], ["NAMESPACE", ns], ["TIMEOUT", "250 millis"]])
         )))

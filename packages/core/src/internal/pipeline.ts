@@ -25,7 +25,7 @@ import * as Tracing from "./tracing.js"
 /** @internal */
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
 
-const userAgent = "tink-effect/0.1.0"
+const userAgent = "tink-effect/0.2.0"
 
 /** Paths are built by this library from validated ids; anything else is a bug or an attack. */
 const safePath = /^(\/[A-Za-z0-9._~%-]+)+$/

@@ -6,6 +6,27 @@ export interface Script {
   readonly sha: string
 }
 
+/**
+ * Runs a script: EVALSHA, falling back to EVAL (which also caches the script) after a SCRIPT
+ * FLUSH or restart. Whichever server the fallback reaches, the script checks the epoch itself.
+ *
+ * @internal
+ */
+export const run = (
+  client: { readonly sendCommand: (args: ReadonlyArray<string>) => Promise<unknown> },
+  script: Script,
+  keys: ReadonlyArray<string>,
+  args: ReadonlyArray<string>
+): Promise<unknown> => {
+  const tail = [String(keys.length), ...keys, ...args]
+  return client.sendCommand(["EVALSHA", script.sha, ...tail]).catch((error: unknown) => {
+    if (error instanceof Error && error.message.startsWith("NOSCRIPT")) {
+      return client.sendCommand(["EVAL", script.source, ...tail])
+    }
+    throw error
+  })
+}
+
 const script = (source: string): Script => ({ source, sha: createHash("sha1").update(source).digest("hex") })
 
 /**

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { type Duration, Effect, Exit, Fiber, Logger, Metric, Schedule, Schema, Scope } from "effect"
-import * as ResponseCache from "../../src/ResponseCache.js"
+import * as RedisResponseStore from "../../src/RedisResponseStore.js"
 import * as Redis from "../utils/redis.js"
 import * as TcpProxy from "../utils/tcpProxy.js"
 import * as FaultProxy from "./utils/faultProxy.js"
@@ -14,7 +14,7 @@ describe("closing the Redis cache with an invalidation that cannot be delivered"
           yield* Redis.admin
           const proxy = yield* FaultProxy.make(Redis.redisTarget)
           const scope = yield* Scope.make()
-          const store = yield* ResponseCache.makeRedisStore({
+          const store = yield* RedisResponseStore.make({
             url: `redis://127.0.0.1:${proxy.port}`,
             namespace: Redis.namespace(),
             timeout: "50 millis",
@@ -74,7 +74,7 @@ describe("closing the Redis cache: the last delivery", () => {
       const ns = Redis.namespace()
       yield* Effect.addFinalizer(() => dropNamespace(admin, ns))
       const scope = yield* Scope.make()
-      const store = yield* ResponseCache.makeRedisStore({
+      const store = yield* RedisResponseStore.make({
         url: proxy.url,
         namespace: ns,
         timeout: "1 second",
@@ -105,7 +105,7 @@ describe("closing the Redis cache: the last delivery", () => {
         logged.length = 0
         const t = yield* setup("5 seconds")
         const [a, b] = [yield* t.generation("u:a"), yield* t.generation("u:b")]
-        const lost = (yield* Metric.value(ResponseCache.invalidationsLost)).count
+        const lost = (yield* Metric.value(RedisResponseStore.invalidationsLost)).count
 
         yield* t.proxy.cut
         yield* t.store.invalidate("u:a")
@@ -117,7 +117,7 @@ describe("closing the Redis cache: the last delivery", () => {
 
         assert.notStrictEqual(yield* t.generation("u:a"), a, "u:a delivered at close")
         assert.notStrictEqual(yield* t.generation("u:b"), b, "u:b delivered at close")
-        assert.strictEqual((yield* Metric.value(ResponseCache.invalidationsLost)).count, lost, "nothing lost")
+        assert.strictEqual((yield* Metric.value(RedisResponseStore.invalidationsLost)).count, lost, "nothing lost")
         assert.isTrue(logged.some((line) => /INFO .*pending invalidations delivered at close/.test(line)))
       }).pipe(Effect.scoped, Effect.provide(capture)),
     30_000
@@ -129,7 +129,7 @@ describe("closing the Redis cache: the last delivery", () => {
       Effect.gen(function*() {
         logged.length = 0
         const t = yield* setup("200 millis")
-        const lost = (yield* Metric.value(ResponseCache.invalidationsLost)).count
+        const lost = (yield* Metric.value(RedisResponseStore.invalidationsLost)).count
 
         yield* t.proxy.cut
         yield* t.store.invalidate("u:a")
@@ -140,7 +140,7 @@ describe("closing the Redis cache: the last delivery", () => {
         // And one asked for after the cache closed.
         yield* t.store.invalidate("u:other")
 
-        assert.strictEqual((yield* Metric.value(ResponseCache.invalidationsLost)).count, lost + 3)
+        assert.strictEqual((yield* Metric.value(RedisResponseStore.invalidationsLost)).count, lost + 3)
         assert.isTrue(logged.some((line) => /ERROR .*2 pending invalidation\(s\) lost at close/.test(line)))
         assert.isTrue(logged.some((line) => /ERROR .*asked for after the cache closed was lost/.test(line)))
       }).pipe(Effect.scoped, Effect.provide(capture)),

@@ -8,7 +8,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Logger, Option, Schedule, Schema } from "effect"
-import * as ResponseCache from "../../src/ResponseCache.js"
+import * as RedisResponseStore from "../../src/RedisResponseStore.js"
 import * as RedisServer from "./utils/redisServer.js"
 
 const S = Schema.String
@@ -44,7 +44,7 @@ const eventually = <A>(effect: Effect.Effect<A>, done: (a: A) => boolean) =>
   )
 
 const store = (url: string, namespace: string) =>
-  ResponseCache.makeRedisStore({
+  RedisResponseStore.make({
     url,
     namespace,
     timeout: "500 millis",

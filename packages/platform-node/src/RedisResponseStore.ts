@@ -1,0 +1,189 @@
+/**
+ * A store for the response cache of `@tink-effect/core` in Redis (node-redis), seen by every
+ * process that shares the Redis: a mutation in one process invalidates the user's cached reads
+ * for all of them. `layer` provides core's `ResponseCache.ResponseCache` over it.
+ *
+ * Layout, per namespace `ns` (default `"tink"`):
+ * - `ns:gen:{scope}` holds the scope's generation, `<epoch>:<integer>`: a random integer when
+ *   created, moved on by one atomic script on invalidation (no key is scanned), kept alive
+ *   longer than any entry under it. The epoch names the data set: the master's replication id,
+ *   which Redis changes on every restart and every promotion. Each script reads it itself (INFO
+ *   replication) and refuses to run on a replica, so generations written before a rollback are
+ *   replaced, never trusted.
+ * - `ns:e:{scope}:<generation>:<request key>` holds the JSON of the schema-encoded value, with
+ *   the entry's TTL. The `{scope}` hash tag keeps a scope's keys on one cluster slot.
+ *
+ * Keys and values hold no token or secret: scopes are user ids or token hashes, keys are
+ * method, path and query.
+ *
+ * @since 0.2.0
+ */
+import { ResponseCache } from "@tink-effect/core"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as Layer from "effect/Layer"
+import type * as Metric from "effect/Metric"
+import * as Redacted from "effect/Redacted"
+import type * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as RedisMetrics from "./internal/redisMetrics.js"
+import * as RedisStore from "./internal/redisStore.js"
+import * as RedisUrl from "./internal/redisUrl.js"
+
+/**
+ * Options of the Redis store; every one has a default.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * `redis[s]://[[user][:password]@]host[:port][/db]` or
+   * `unix://[[user][:password]@]/path/to/socket[?db=N]`; default `redis://127.0.0.1:6379`. The
+   * URL of the master (a replica is refused). May be `Redacted`, since it can hold a password. A
+   * malformed URL fails the store's construction with a `ConfigError` (path `url`) that never
+   * quotes it.
+   */
+  readonly url?: string | Redacted.Redacted<string> | undefined
+  /** Prefix of every key, so several caches (or other data) can share one Redis; default `"tink"`. */
+  readonly namespace?: string | undefined
+  /**
+   * How long a cache command may take before it is given up (a read becomes a miss, a write is
+   * dropped, an invalidation goes pending); default 20 milliseconds: at 5 ms, 64 concurrent reads
+   * on a local Redis already timed out one time in four.
+   */
+  readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * How long an invalidation may take before it is applied locally and redelivered in the
+   * background; default 1 second. Longer than `timeout` on purpose: while an invalidation is
+   * pending, other instances may still serve the old entry, and mutations are rare and slow.
+   */
+  readonly invalidationTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long an idle generation key lives; it must outlive every entry under it. Default: the
+   * longest TTL of the default policy plus one hour (25 hours).
+   */
+  readonly generationTtl?: Duration.DurationInput | undefined
+  /**
+   * When to retry an invalidation that could not be delivered. Default: exponential from 50
+   * milliseconds, capped at 5 seconds, for ever.
+   */
+  readonly retrySchedule?: Schedule.Schedule<unknown, unknown> | undefined
+}
+
+/**
+ * A store in Redis. It owns a node-redis connection, closed when the scope closes.
+ *
+ * Redis failing never fails a read: each command waits at most `timeout`, a read that fails is
+ * a miss whose result is not stored, a write that fails is dropped. An invalidation that cannot
+ * be delivered is remembered at once: reads of that user bypass Redis until a background fiber
+ * (retrying on `retrySchedule`) has delivered it. Each failure counts in the cache's
+ * `stats.storeErrors`; undelivered invalidations are logged with a short hash of the scope.
+ *
+ * An invalidation Redis refuses to write (out of memory at `maxmemory` under `noeviction`)
+ * deletes the scope's generation key instead, which Redis allows: old entries are unreachable
+ * for every instance, and the scope is not cached until Redis accepts writes again (counted in
+ * `invalidationFallbacks`, logged).
+ *
+ * Generations carry the epoch of the data set they were written in (the master's replication
+ * id, which Redis draws anew at every start and every promotion), and every script checks it in
+ * the same atomic step as the data it reads or writes, on the server it actually reaches: on a
+ * replica reads are misses and invalidations stay pending; generations of another epoch are
+ * never trusted. So a Redis restarted from an older snapshot or AOF, a failover to a lagging
+ * replica, or a master demoted, resynced from one and promoted again, never brings deleted data
+ * back. Not covered: keys restored into a running master by hand (RESTORE, a backup tool
+ * writing keys), which Redis cannot tell from writes.
+ *
+ * When the scope closes, pending invalidations get one last bounded delivery (at least 2 s, at
+ * most 5 s), including those that fail while it runs; whatever is still pending then, and any
+ * invalidation asked for after close, is logged as an error and counted in `invalidationsLost`.
+ *
+ * The Redis user needs EVALSHA and EVAL, and, from scripts, INFO (ACL category `@dangerous`),
+ * GET, SET, PEXPIRE, PTTL, DEL; SCAN for `stats`. Without INFO every read is a miss, logged as
+ * an error when the connection is made.
+ *
+ * A read is one round trip (a Lua script reads the generation and the entry), a write and an
+ * invalidation are one script each. `size` counts the namespace's entries with SCAN, stopping at
+ * 100 000: it is meant for occasional `stats`, not for hot paths.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make: (
+  options?: Options
+) => Effect.Effect<ResponseCache.Store, ConfigError.ConfigError, Scope.Scope> = RedisStore.make
+
+/**
+ * The response cache of `@tink-effect/core` over a store in Redis, shared by every process using
+ * the same Redis and namespace. A malformed URL fails the layer with a `ConfigError`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = (options?: Options): Layer.Layer<ResponseCache.ResponseCache, ConfigError.ConfigError> =>
+  ResponseCache.layerStore(make(options))
+
+/**
+ * `layer` with its options read from configuration: each field a `Config` (or the whole options
+ * one `Config`), so the application decides the names. Read the URL with `redisUrl`: it is
+ * `Redacted`, and a malformed one fails naming your key (a URL from another `Config` fails naming
+ * `url`).
+ *
+ * @example
+ * ```ts
+ * import { Config } from "effect"
+ * import { RedisResponseStore } from "@tink-effect/platform-node"
+ *
+ * const CacheLive = RedisResponseStore.layerConfig({
+ *   url: RedisResponseStore.redisUrl("TINK_REDIS_URL"),
+ *   namespace: Config.withDefault(Config.string("TINK_CACHE_NAMESPACE"), "tink")
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Config.Wrap<Options>
+): Layer.Layer<ResponseCache.ResponseCache, ConfigError.ConfigError> =>
+  ResponseCache.layerStore(Effect.flatMap(Config.unwrap(options), make))
+
+/**
+ * A Redis URL read from configuration key `name`, as `Redacted` (it may hold a password). A
+ * malformed URL fails with a `ConfigError` naming `name`, never quoting the URL.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const redisUrl = (name: string): Config.Config<Redacted.Redacted<string>> =>
+  Config.redacted(name).pipe(
+    Config.mapOrFail((url) => {
+      const problem = RedisUrl.problem(Redacted.value(url))
+      return problem === undefined
+        ? Either.right(url)
+        : Either.left(ConfigError.InvalidData([name], `The Redis URL ${problem}`))
+    })
+  )
+
+/**
+ * Invalidations Redis refused to write (e.g. out of memory at `maxmemory` under `noeviction`)
+ * and that were applied by deleting the scope's generation key instead. Non-zero means Redis is
+ * full: give it memory or an eviction policy. Metric `tink_cache_invalidation_fallbacks_total`.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const invalidationFallbacks: Metric.Metric.Counter<number> = RedisMetrics.invalidationFallbacks
+
+/**
+ * Users (or sessions without a user id) whose pending invalidation could not be delivered before
+ * the store closed: other instances may serve their old entries until their TTL. Metric
+ * `tink_cache_invalidations_lost_total`.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const invalidationsLost: Metric.Metric.Counter<number> = RedisMetrics.invalidationsLost

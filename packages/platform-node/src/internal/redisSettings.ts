@@ -1,0 +1,76 @@
+import { CachePolicy } from "@tink-effect/core"
+import * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as RedisUrl from "./redisUrl.js"
+
+/** The public options, documented where users read them. @internal */
+export type Options = import("../RedisResponseStore.js").Options
+
+/** A wait for a timer of our own; `undefined` means no timer at all. @internal */
+export interface Bound {
+  readonly ms: number | undefined
+}
+
+/** The options checked and resolved, defaults applied. @internal */
+export interface Settings {
+  readonly url: string
+  readonly namespace: string
+  /** The wait of every command but an invalidation. */
+  readonly readBound: Bound
+  readonly invalidationBound: Bound
+  /** The generation key's TTL in milliseconds, as the scripts take it. */
+  readonly generationTtlMs: string
+  readonly retrySchedule: Schedule.Schedule<unknown, unknown>
+  /** How long the last delivery at close may hold closing up. */
+  readonly lastDeliveryWait: Duration.Duration
+}
+
+const defaultUrl = "redis://127.0.0.1:6379"
+
+const defaultSchedule: Schedule.Schedule<unknown, unknown> = Schedule.union(
+  Schedule.exponential("50 millis"),
+  Schedule.spaced("5 seconds")
+)
+
+/**
+ * The last delivery at close takes `invalidationTimeout`, but at least long enough for a
+ * reconnection (node-redis backs off up to ~1 s) and at most 5 s.
+ */
+const lastDeliveryFloor = Duration.seconds(2)
+const lastDeliveryCap = Duration.seconds(5)
+
+/** setTimeout takes at most 2^31 - 1 ms; an infinite wait means no timer at all. */
+const bound = (duration: Duration.Duration): Bound => ({
+  ms: Duration.isFinite(duration) ? Math.min(2 ** 31 - 1, Duration.toMillis(duration)) : undefined
+})
+
+/**
+ * Checks the URL before node-redis sees it (its errors can quote the URL, password included) and
+ * applies the defaults. A malformed URL is a `ConfigError` at `url` that never quotes it.
+ *
+ * @internal
+ */
+export const resolve = (options: Options): Effect.Effect<Settings, ConfigError.ConfigError> =>
+  Effect.suspend(() => {
+    const url = options.url === undefined
+      ? defaultUrl
+      : Redacted.isRedacted(options.url)
+      ? Redacted.value(options.url)
+      : options.url
+    const problem = RedisUrl.problem(url)
+    if (problem !== undefined) return Effect.fail(ConfigError.InvalidData(["url"], `The Redis URL ${problem}`))
+    const invalidationTimeout = Duration.decode(options.invalidationTimeout ?? Duration.seconds(1))
+    const generationTtl = options.generationTtl ?? Duration.sum(CachePolicy.longestTtl(), Duration.hours(1))
+    return Effect.succeed({
+      url,
+      namespace: options.namespace ?? "tink",
+      readBound: bound(Duration.decode(options.timeout ?? Duration.millis(20))),
+      invalidationBound: bound(invalidationTimeout),
+      generationTtlMs: String(Math.max(1, Math.ceil(Duration.toMillis(generationTtl)))),
+      retrySchedule: options.retrySchedule ?? defaultSchedule,
+      lastDeliveryWait: Duration.min(Duration.max(invalidationTimeout, lastDeliveryFloor), lastDeliveryCap)
+    })
+  })
