@@ -47,12 +47,12 @@ describe.concurrent("examples", () => {
         "user token           -                   1   expires in 7200 s",
         "list credentials     miss                1   1 credential(s), UPDATED",
         "list credentials     hit                 0   1 credential(s), UPDATED",
-        "refresh credential   invalidated         1   204",
+        "refresh credential   invalidated         2   204",
         "list credentials     miss                1   1 credential(s), AUTHENTICATING",
-        "delete credential    invalidated         1   204",
+        "delete credential    invalidated         2   204",
         "delete user          invalidated         3   grant + exchange for user:delete, then 204",
-        "cache: 1 hit(s), 2 miss(es), 0 coalesced, 3 invalidation(s), hit rate 33%",
-        "requests that reached Tink: 12"
+        "cache: 1 hit(s), 4 miss(es), 0 coalesced, 6 invalidation(s), hit rate 20%",
+        "requests that reached Tink: 14"
       )
     )
   }, 120_000)
