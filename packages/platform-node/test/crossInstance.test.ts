@@ -1,17 +1,15 @@
 import { HttpClient } from "@effect/platform"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { TinkClient, TinkConfig } from "@tink-effect/core"
-import { ResponseCache, SandboxServer } from "@tink-effect/platform-node"
+import { ResponseCache } from "@tink-effect/core"
 import { Sandbox } from "@tink-effect/sandbox"
-import { Users } from "@tink-effect/users"
-import { Context, Deferred, Effect, Fiber, Layer, Redacted, Schedule, type Scope } from "effect"
+import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
+import { Ids, Users } from "@tink-effect/users"
+import { Context, Deferred, Effect, Fiber, Layer, Redacted, Schedule } from "effect"
+import * as Instance from "./utils/instance.js"
 import * as Redis from "./utils/redis.js"
 import * as TcpProxy from "./utils/tcpProxy.js"
 
 const list = "/api/v1/credentials/list"
-
-type Instance = Context.Context<TinkClient.TinkClient | ResponseCache.ResponseCache>
 
 /**
  * One application instance: its own undici client, its own Redis connection and its own
@@ -23,42 +21,29 @@ const instance = (options: {
   readonly redisUrl?: string
   readonly transport?: (client: HttpClient.HttpClient) => HttpClient.HttpClient
 }) =>
-  Layer.build(
-    TinkClient.layer.pipe(
-      Layer.provideMerge(
-        Layer.mergeAll(
-          TinkConfig.layer({
-            clientId: "sandbox-client",
-            clientSecret: Redacted.make("sandbox-secret"),
-            baseUrl: options.baseUrl
-          }),
-          ResponseCache.layerRedis({
-            url: options.redisUrl ?? Redis.redisUrl,
-            namespace: options.namespace,
-            timeout: "250 millis",
-            retrySchedule: Schedule.spaced("20 millis")
-          }),
-          options.transport === undefined
-            ? NodeHttpClient.layerUndici
-            : Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, options.transport)).pipe(
-              Layer.provide(NodeHttpClient.layerUndici)
-            )
-        )
-      )
-    )
-  ) as Effect.Effect<Instance, never, Scope.Scope>
+  Instance.build({
+    baseUrl: options.baseUrl,
+    redis: {
+      url: options.redisUrl ?? Redis.redisUrl,
+      namespace: options.namespace,
+      timeout: "250 millis",
+      retrySchedule: Schedule.spaced("20 millis")
+    },
+    transport: options.transport
+  })
 
 const setup = Effect.gen(function*() {
   const context = yield* Layer.build(SandboxServer.layer())
   const server = Context.get(context, SandboxServer.SandboxServer)
   const sandbox = Context.get(context, Sandbox.Sandbox)
-  const { userId } = yield* sandbox.createUser({})
+  const userId = Ids.UserId.make((yield* sandbox.createUser({})).userId)
   const first = yield* sandbox.addCredential(userId)
   const second = yield* sandbox.addCredential(userId)
   const token = Redacted.make(yield* sandbox.issueUserToken(userId, ["credentials:read", "credentials:write"]))
   const asUser = Users.asUser({ userId, accessToken: token })
-  const listed = (on: Instance) => asUser(Users.listCredentials()).pipe(Effect.provide(on))
-  const remove = (on: Instance, id: string) => asUser(Users.deleteCredential(id)).pipe(Effect.provide(on))
+  const listed = (on: Instance.Instance) => asUser(Users.listCredentials()).pipe(Effect.provide(on))
+  const remove = (on: Instance.Instance, id: string) =>
+    asUser(Users.deleteCredential(Ids.CredentialId.make(id))).pipe(Effect.provide(on))
   const upstreamReads = sandbox.requestCount("GET", list)
   return { server, sandbox, userId, first, second, listed, remove, upstreamReads, namespace: Redis.namespace() }
 })

@@ -7,7 +7,7 @@
  */
 import { HttpClient } from "@effect/platform"
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import type { TinkConfig, TinkError } from "@tink-effect/core"
+import type { TinkClient, TinkError } from "@tink-effect/core"
 import type { Sandbox } from "@tink-effect/sandbox"
 import { Users } from "@tink-effect/users"
 import { Duration, Effect, Exit } from "effect"
@@ -28,7 +28,7 @@ interface Fault {
   /** How long Tink may still be processing after the client gave up. */
   readonly settleMillis?: number | undefined
   /** Client settings for this row (default: 2 s attempt timeout, 2 retries from 20 ms). */
-  readonly config?: Partial<TinkConfig.Options> | undefined
+  readonly config?: Partial<TinkClient.Options> | undefined
 }
 
 /** What a case ends with. */
@@ -128,6 +128,8 @@ const runCase = (fault: Fault, operation: Operation) =>
         const id = rig.credentials[1]!
         const path = `/api/v1/credentials/${id}`
         yield* rig.asUser(Users.listCredentials())
+        // The ownership check's read of the credential is cached first, so the fault hits the DELETE alone.
+        yield* rig.asUser(Users.getCredential(id))
         yield* inject(rig, fault, "DELETE", path)
         const exit = yield* Effect.exit(rig.asUser(Users.deleteCredential(id)))
         yield* settle

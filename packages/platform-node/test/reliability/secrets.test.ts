@@ -6,13 +6,13 @@
  * (message, String, JSON, inspect, Cause.pretty), or Redis key or value (every command seen with
  * MONITOR, and every key left in the namespace).
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { TinkClient, TinkConfig, type TinkError } from "@tink-effect/core"
-import { ResponseCache, SandboxServer } from "@tink-effect/platform-node"
+import { ResponseCache, type TinkClient, type TinkError } from "@tink-effect/core"
 import { Sandbox } from "@tink-effect/sandbox"
-import { Users } from "@tink-effect/users"
+import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
+import { Ids, Users } from "@tink-effect/users"
 import { Context, Effect, Layer, Logger, LogLevel, Metric, Redacted, Schedule } from "effect"
+import * as Instance from "../utils/instance.js"
 import * as Redis from "../utils/redis.js"
 import * as Capture from "./utils/capture.js"
 import * as FaultProxy from "./utils/faultProxy.js"
@@ -41,29 +41,17 @@ describe("no secret in any log, span, metric, error or Redis entry", () => {
       const revealed: Array<string> = [clientSecret]
 
       const run = Effect.gen(function*() {
-        const instance = yield* Layer.build(
-          TinkClient.layer.pipe(
-            Layer.provideMerge(
-              Layer.mergeAll(
-                TinkConfig.layer({
-                  clientId,
-                  clientSecret: Redacted.make(clientSecret),
-                  baseUrl: server.url,
-                  maxRetries: 1,
-                  retryBaseDelay: "10 millis"
-                }),
-                ResponseCache.layerRedis({
-                  url: `redis://127.0.0.1:${redisProxy.port}`,
-                  namespace,
-                  timeout: "100 millis",
-                  generationTtl: "2 minutes",
-                  retrySchedule: Schedule.spaced("20 millis")
-                }),
-                NodeHttpClient.layerUndici
-              )
-            )
-          )
-        )
+        const instance = yield* Instance.build({
+          baseUrl: server.url,
+          client: { clientId, clientSecret: Redacted.make(clientSecret), maxRetries: 1, retryBaseDelay: "10 millis" },
+          redis: {
+            url: `redis://127.0.0.1:${redisProxy.port}`,
+            namespace,
+            timeout: "100 millis",
+            generationTtl: "2 minutes",
+            retrySchedule: Schedule.spaced("20 millis")
+          }
+        })
         const provide = <A, E>(effect: Effect.Effect<A, E, TinkClient.TinkClient>) => Effect.provide(effect, instance)
         // Some faulted operations may still succeed (a DELETE answered 200 with a garbage body).
         const collect = <A>(effect: Effect.Effect<A, TinkError.TinkError, TinkClient.TinkClient>) =>
@@ -80,16 +68,16 @@ describe("no secret in any log, span, metric, error or Redis entry", () => {
         revealed.push(Redacted.value(grant.code))
         const token = yield* provide(Users.getUserAccessToken(grant.code))
         revealed.push(Redacted.value(token.accessToken))
-        const credential = yield* sandbox.addCredential(userId)
-        const second = yield* sandbox.addCredential(userId)
+        const credential = Ids.CredentialId.make((yield* sandbox.addCredential(userId)).id)
+        const second = Ids.CredentialId.make((yield* sandbox.addCredential(userId)).id)
         const session = Users.asUser({ userId, accessToken: token.accessToken })
         const tokenOnly = Users.asUser({ accessToken: token.accessToken })
         yield* provide(session(Users.listCredentials()))
         yield* provide(session(Users.listCredentials()))
         yield* provide(tokenOnly(Users.listCredentials()))
-        yield* provide(session(Users.getCredential(credential.id)))
-        yield* provide(session(Users.refreshCredential(credential.id, { items: ["CHECKING_ACCOUNTS"] })))
-        yield* provide(session(Users.deleteCredential(second.id)))
+        yield* provide(session(Users.getCredential(credential)))
+        yield* provide(session(Users.refreshCredential(credential, { items: ["CHECKING_ACCOUNTS"] })))
+        yield* provide(session(Users.deleteCredential(second)))
         const delegated = yield* provide(Users.createAuthorization({
           userId,
           scope: "credentials:read",
@@ -121,14 +109,14 @@ describe("no secret in any log, span, metric, error or Redis entry", () => {
           yield* sandbox.setFaults([{ path: list, fault }])
           yield* collect(session(Users.listCredentials().pipe(ResponseCache.bypass)))
           yield* sandbox.setFaults([{ method: "DELETE", times: 1, fault }])
-          yield* collect(session(Users.deleteCredential(credential.id)))
+          yield* collect(session(Users.deleteCredential(credential)))
         }
         yield* sandbox.clearFaults
 
         // Redis goes away during a mutation: warnings are logged, the invalidation goes pending.
         yield* redisProxy.set({ _tag: "cut" })
         yield* provide(session(Users.listCredentials()))
-        yield* provide(session(Users.refreshCredential(credential.id)).pipe(Effect.ignore))
+        yield* provide(session(Users.refreshCredential(credential)).pipe(Effect.ignore))
         yield* redisProxy.set({ _tag: "open" })
         yield* provide(session(Users.listCredentials())).pipe(
           Effect.zipRight(Effect.provide(ResponseCache.stats, instance)),
