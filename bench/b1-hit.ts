@@ -7,7 +7,7 @@ import { Sandbox } from "@tink-effect/sandbox"
 import { Ids, Users } from "@tink-effect/users"
 import axios from "axios"
 import { setupCache } from "axios-cache-interceptor"
-import { Effect, ManagedRuntime, Redacted } from "effect"
+import { Context, Effect, ManagedRuntime, Redacted } from "effect"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { measure, type Measurement, measurePair } from "./harness.js"
@@ -16,6 +16,9 @@ import { inMemoryTink } from "./setup.js"
 export interface B1 {
   readonly hit: Measurement
   readonly mapLookup: Measurement
+  /** B1r: a hit with a new session per call (`asUser` with a new `Redacted`), as a request handler does. */
+  readonly perRequest: Measurement
+  readonly provideLookup: Measurement
   readonly axiosHit: Measurement
 }
 
@@ -28,6 +31,7 @@ export const run = async (): Promise<B1> => {
     const token = Redacted.make(yield* sandbox.issueUserToken(userId, ["credentials:read"]))
     return { session: { userId: Ids.UserId.make(userId), accessToken: token } }
   }))
+  const rawToken = Redacted.value(session.accessToken)
   const hitLoop = (n: number) =>
     Effect.gen(function*() {
       for (let i = 0; i < n; i++) yield* Users.listCredentials()
@@ -41,6 +45,31 @@ export const run = async (): Promise<B1> => {
   const [hit, mapLookup] = await measurePair(
     (n) => runtime.runPromise(hitLoop(n)).then(() => undefined),
     (n) => Effect.runPromise(mapLoop(n)),
+    { iterations: 20_000, samples: 15 }
+  )
+
+  // B1r: what a request handler pays per request: a new session object (and a new Redacted) per
+  // call, then the hit; against providing a service per call around a Map lookup.
+  const perRequestLoop = (n: number) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < n; i++) {
+        yield* Users.listCredentials().pipe(
+          Users.asUser({ userId: session.userId, accessToken: Redacted.make(rawToken) })
+        )
+      }
+    })
+  class Service extends Context.Tag("bench/Service")<Service, { readonly id: string }>() {}
+  const provideLoop = (n: number) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < n; i++) {
+        yield* Effect.provideService(Service, { id: "user" })(
+          Effect.sync(() => map.get("GET /api/v1/credentials/list"))
+        )
+      }
+    })
+  const [perRequest, provideLookup] = await measurePair(
+    (n) => runtime.runPromise(perRequestLoop(n)).then(() => undefined),
+    (n) => Effect.runPromise(provideLoop(n)),
     { iterations: 20_000, samples: 15 }
   )
 
@@ -58,5 +87,5 @@ export const run = async (): Promise<B1> => {
   }, { iterations: 2_000, samples: 9 })
   server.close()
   await runtime.dispose()
-  return { hit, mapLookup, axiosHit }
+  return { hit, mapLookup, perRequest, provideLookup, axiosHit }
 }

@@ -1,21 +1,28 @@
 /**
- * B3: 1000 concurrent identical cold reads against one read, to a server that answers after
- * 20 ms (a fast Tink): exactly one upstream request, and the wall time of the thousand within
- * twice that of one.
+ * B3: 1000 concurrent identical cold reads, to a server that answers after 20 ms (a fast Tink),
+ * against the same 1000-fiber fan-out awaiting one Deferred that one plain read (undici
+ * `request()` + `JSON.parse`) resolves. Exactly one upstream request is expected, sent as soon
+ * as the first reader starts.
  */
 import { ResponseCache, TinkUser } from "@tink-effect/core"
 import { Users } from "@tink-effect/users"
-import { Effect } from "effect"
+import { Deferred, Effect } from "effect"
+import { Agent, request } from "undici"
 import { type Measurement, measurePair } from "./harness.js"
 import { fixedListServer } from "./servers.js"
 import { nodeRuntime, sessions } from "./stack.js"
 
 export interface B3 {
   readonly thousand: Measurement
-  readonly one: Measurement
+  readonly baseline: Measurement
   /** Upstream requests made per batch of 1000 identical reads, over every sample. */
   readonly upstreamPerBatch: ReadonlyArray<number>
+  /** Per batch, milliseconds from the first reader's start to the upstream request's arrival. */
+  readonly sentAfterMs: ReadonlyArray<number>
 }
+
+const readers = 1000
+const now = () => Number(process.hrtime.bigint()) / 1e6
 
 export const run = async (): Promise<B3> => {
   const server = await fixedListServer(20)
@@ -23,18 +30,49 @@ export const run = async (): Promise<B3> => {
   const users = await sessions(100)
   let next = 0
   const upstreamPerBatch: Array<number> = []
-  const coldReads = (readers: number) => async () => {
+  const sentAfterMs: Array<number> = []
+  const coldReads = async () => {
     const user = users[next++]!
     server.reset()
+    let firstStart: number | undefined
+    const reader = Effect.zipRight(Effect.sync(() => firstStart ??= now()), Users.listCredentials())
     await runtime.runPromise(
-      Effect.all(Array.from({ length: readers }, () => Users.listCredentials()), { concurrency: "unbounded" }).pipe(
+      Effect.all(Array.from({ length: readers }, () => reader), { concurrency: "unbounded", discard: true }).pipe(
         Effect.provideService(TinkUser.TinkUser, user)
       )
     )
-    if (readers > 1) upstreamPerBatch.push(server.served())
+    upstreamPerBatch.push(server.served())
+    const arrived = server.firstArrival()
+    if (arrived !== undefined && firstStart !== undefined) sentAfterMs.push(arrived - firstStart)
   }
-  const [thousand, one] = await measurePair(coldReads(1000), coldReads(1), { iterations: 1, samples: 15, warmup: 2 })
+  const dispatcher = new Agent({ keepAliveTimeout: 60_000 })
+  const plainRead = Effect.promise(async () => {
+    const response = await request(`${server.url}/api/v1/credentials/list`, {
+      dispatcher,
+      headers: { accept: "application/json" }
+    })
+    return JSON.parse(await response.body.text()) as unknown
+  })
+  const fanOut = () =>
+    Effect.runPromise(Effect.gen(function*() {
+      const deferred = yield* Deferred.make<unknown>()
+      let started = false
+      // Each of the 1000 fibers awaits the one answer; the first to start makes the plain read.
+      const waiter = Effect.suspend(() => {
+        if (!started) {
+          started = true
+          return Effect.zipRight(
+            Effect.flatMap(plainRead, (value) => Deferred.succeed(deferred, value)),
+            Deferred.await(deferred)
+          )
+        }
+        return Deferred.await(deferred)
+      })
+      yield* Effect.all(Array.from({ length: readers }, () => waiter), { concurrency: "unbounded", discard: true })
+    }))
+  const [thousand, baseline] = await measurePair(coldReads, fanOut, { iterations: 1, samples: 15, warmup: 2 })
   await runtime.dispose()
+  await dispatcher.close()
   await server.close()
-  return { thousand, one, upstreamPerBatch }
+  return { thousand, baseline, upstreamPerBatch: upstreamPerBatch.slice(2), sentAfterMs: sentAfterMs.slice(2) }
 }

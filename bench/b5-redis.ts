@@ -2,7 +2,7 @@
  * B5: a cached `Users.listCredentials()` served from the Redis store (one Lua round trip, JSON
  * parse, schema decode) against node-redis `GET` plus `JSON.parse` of the same stored value.
  */
-import { ResponseCache, TinkUser } from "@tink-effect/core"
+import { ResponseCache, type TinkClient, TinkUser } from "@tink-effect/core"
 import { RedisResponseStore } from "@tink-effect/platform-node"
 import { Users } from "@tink-effect/users"
 import { Effect } from "effect"
@@ -14,6 +14,8 @@ import { nodeRuntime, sessions } from "./stack.js"
 export interface B5 {
   readonly hit: Measurement
   readonly get: Measurement
+  /** Upstream requests during the hit measurement: 1 (the first read) when every other read hit. */
+  readonly upstream: number
   /** A read while Redis is unreachable (served from upstream), against a read with no cache. */
   readonly down: readonly [Measurement, Measurement]
 }
@@ -23,20 +25,23 @@ export const run = async (): Promise<B5> => {
   const server = await fixedListServer()
   const runtime = nodeRuntime(server.url, RedisResponseStore.layer({ namespace, timeout: "1 second" }))
   const [user] = await sessions(1)
-  const read = Users.listCredentials().pipe(Effect.provideService(TinkUser.TinkUser, user!))
-  await runtime.runPromise(read)
+  // The session is provided once per batch, as a handler's `asUser` does, not once per read.
+  const provided = <A, E>(effect: Effect.Effect<A, E, TinkUser.TinkUser | TinkClient.TinkClient>) =>
+    Effect.provideService(effect, TinkUser.TinkUser, user!)
+  const read = Users.listCredentials()
+  await runtime.runPromise(provided(read))
   const admin = createClient({ url: "redis://127.0.0.1:6379" })
   await admin.connect()
   const [entryKey] = await admin.keys(`${namespace}:e:*`)
   const [hit, get] = await measurePair(
-    (n) => runtime.runPromise(Effect.repeatN(read, n - 1)).then(() => undefined),
+    (n) => runtime.runPromise(provided(Effect.repeatN(read, n - 1))).then(() => undefined),
     async (n) => {
       for (let i = 0; i < n; i++) JSON.parse((await admin.get(entryKey!))!)
     },
     { iterations: 2_000, samples: 9 }
   )
-  const served = server.served()
-  if (served !== 1) throw new Error(`B5 expected every read after the first to be a hit, upstream saw ${served}`)
+  // Reported, never thrown: a violated invariant makes the row fail instead of the bench crash.
+  const upstream = server.served()
   for (const key of await admin.keys(`${namespace}:*`)) await admin.unlink(key)
   await admin.close()
   await runtime.dispose()
@@ -45,14 +50,14 @@ export const run = async (): Promise<B5> => {
   const down = nodeRuntime(server.url, RedisResponseStore.layer({ url: "redis://127.0.0.1:1", namespace }))
   const uncached = nodeRuntime(server.url, ResponseCache.layerMemory({ capacity: 1 }))
   const bypassed = ResponseCache.bypass(read)
-  await down.runPromise(read)
+  await down.runPromise(provided(read))
   const pair = await measurePair(
-    (n) => down.runPromise(Effect.repeatN(read, n - 1)).then(() => undefined),
-    (n) => uncached.runPromise(Effect.repeatN(bypassed, n - 1)).then(() => undefined),
+    (n) => down.runPromise(provided(Effect.repeatN(read, n - 1))).then(() => undefined),
+    (n) => uncached.runPromise(provided(Effect.repeatN(bypassed, n - 1))).then(() => undefined),
     { iterations: 500, samples: 9 }
   )
   await down.dispose()
   await uncached.dispose()
   await server.close()
-  return { hit, get, down: pair }
+  return { hit, get, upstream, down: pair }
 }

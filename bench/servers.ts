@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 
-/** Three credentials, as Tink would list them. */
+/** Three credentials, as Tink would list them (without `userId`, so any bench session owns them). */
 export const credentialsBody = JSON.stringify({
   credentials: [1, 2, 3].map((n) => ({
     id: `c0ffee${n}`,
@@ -12,7 +12,6 @@ export const credentialsBody = JSON.stringify({
     statusUpdated: 1_700_000_000_000,
     updated: 1_700_000_000_000,
     fields: { username: `user${n}` },
-    userId: "bench-user",
     sessionExpiryDate: null
   }))
 })
@@ -23,8 +22,10 @@ export const credentialsBody = JSON.stringify({
  */
 export const fixedListServer = async (delayMs = 0) => {
   let served = 0
+  let firstArrival: number | undefined
   const server: Server = createServer((_request, response) => {
     served++
+    firstArrival ??= Number(process.hrtime.bigint()) / 1e6
     const answer = () => {
       response.writeHead(200, {
         "content-type": "application/json",
@@ -40,8 +41,11 @@ export const fixedListServer = async (delayMs = 0) => {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     served: () => served,
+    /** When the first request since the last reset arrived, in `hrtime` milliseconds. */
+    firstArrival: () => firstArrival,
     reset: () => {
       served = 0
+      firstArrival = undefined
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve()))
   }

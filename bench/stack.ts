@@ -1,20 +1,30 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import { ResponseCache, TinkClient, TinkUser } from "@tink-effect/core"
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { NodeTinkHttpClient } from "@tink-effect/platform-node"
+import { Layer, ManagedRuntime, Redacted } from "effect"
 
-/** The whole stack over undici against `baseUrl`, with the given cache. */
-export const nodeRuntime = (baseUrl: string, cache: Layer.Layer<ResponseCache.ResponseCache, unknown>) =>
+/** The transports B2 compares: the platform's undici client, and our lean one (NodeTink's). */
+export const transports = {
+  layerUndici: NodeHttpClient.layerUndici,
+  lean: NodeTinkHttpClient.layer
+} as const satisfies Record<string, Layer.Layer<HttpClient.HttpClient>>
+
+/** The whole stack over undici against `baseUrl`, with the given cache and transport. */
+export const nodeRuntime = (
+  baseUrl: string,
+  cache: Layer.Layer<ResponseCache.ResponseCache, unknown>,
+  transport: Layer.Layer<HttpClient.HttpClient> = transports.lean
+) =>
   ManagedRuntime.make(
     TinkClient.layer({ clientId: "bench", clientSecret: Redacted.make("bench-secret"), baseUrl, maxRetries: 0 }).pipe(
-      Layer.provideMerge(Layer.mergeAll(cache, NodeHttpClient.layerUndici))
+      Layer.provideMerge(Layer.mergeAll(cache, transport))
     )
   )
 
 /** `count` user sessions with distinct ids, so each one's first read is a miss. */
-export const sessions = (count: number) =>
-  Effect.runPromise(
-    Effect.forEach(
-      Array.from({ length: count }, (_, i) => i),
-      (i) => TinkUser.make({ userId: `bench-user-${i}`, accessToken: Redacted.make(`token-${i}`) })
-    )
+export const sessions = async (count: number) =>
+  Array.from(
+    { length: count },
+    (_, i) => TinkUser.makeSync({ userId: `bench-user-${i}`, accessToken: Redacted.make(`token-${i}`) })
   )

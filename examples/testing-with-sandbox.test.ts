@@ -1,15 +1,15 @@
 /**
- * Testing your own code with the sandbox: `Sandbox.layerTest()` gives the fake Tink and an
- * `HttpClient` routed into it in memory, so the real client (auth, retries, decoding, cache) runs
- * against it with no sockets and no network. The TestClock drives time, cache TTLs included.
+ * Testing your own code with the sandbox: `SandboxClient.layer()` is the real client (auth,
+ * retries, decoding, cache) over a fresh fake Tink reached in memory, with no sockets and no
+ * network, in one line. The TestClock drives time, cache TTLs included; retries do not wait.
  *
  *   npx vitest run --root examples
  */
 import { assert, describe, it } from "@effect/vitest"
-import { ResponseCache, TinkClient } from "@tink-effect/core"
 import { Sandbox } from "@tink-effect/sandbox"
-import { Ids, Users } from "@tink-effect/users"
-import { Effect, Layer, Redacted, TestClock } from "effect"
+import * as SandboxClient from "@tink-effect/sandbox/SandboxClient"
+import { Users } from "@tink-effect/users"
+import { Effect, Redacted, TestClock } from "effect"
 
 // ---------------------------------------------------------------------------------------------
 // Your code: a dashboard's summary of a user's bank connections.
@@ -28,26 +28,12 @@ const connectionSummary = (session: Users.SessionOptions) =>
 // Its tests
 // ---------------------------------------------------------------------------------------------
 
-/** The real Tink client over a fresh in-memory sandbox, with a memory cache. */
-const TinkTest = TinkClient.layer({
-  // The sandbox's default app; the base URL is never dialled.
-  clientId: "sandbox-client",
-  clientSecret: Redacted.make("sandbox-secret"),
-  // Failures surface at once instead of after retries (which would wait on the TestClock).
-  maxRetries: 0
-}).pipe(
-  Layer.provideMerge(Layer.mergeAll(Sandbox.layerTest(), ResponseCache.layerMemory({ capacity: 100 })))
-)
+/** The real Tink client over a fresh in-memory sandbox, with a memory cache and the sandbox's app. */
+const TinkTest = SandboxClient.layer()
 
 /** A user with bank credentials and a token, seeded straight into the sandbox (no requests). */
 const seedUser = (statuses: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    const sandbox = yield* Sandbox.Sandbox
-    const { userId } = yield* sandbox.createUser({})
-    for (const status of statuses) yield* sandbox.addCredential(userId, { status })
-    const token = yield* sandbox.issueUserToken(userId, ["credentials:read"])
-    return { userId: Ids.UserId.make(userId), accessToken: Redacted.make(token) }
-  })
+  SandboxClient.seedUser({ credentials: statuses.map((status) => ({ status })), scopes: ["credentials:read"] })
 
 describe("connectionSummary", () => {
   // Each test provides its own layer, so each gets a fresh sandbox and cache.

@@ -17,7 +17,8 @@
 //      with plain node against it, and expect exit code 0 and "0 credential(s)"; serve the sandbox
 //      with the SandboxServer module too,
 //   6. install platform-node alone (with only what it depends on among ours) into another fresh
-//      project: `npm ls --omit=dev` must list no sandbox, and the package must load without it.
+//      project: `npm ls --omit=dev` must list no sandbox, the package must load without it, and
+//      `NodeTink.layerSandbox` (which loads the sandbox, an optional peer) must say what to install.
 //
 // Temporary directories are removed at the end, also on failure; `--keep` keeps them.
 // Usage: node scripts/consumer-test.mjs [--keep] [--no-clean]
@@ -171,6 +172,7 @@ import { Users } from "@tink-effect/users"
 import * as UsersModule from "@tink-effect/users/Users"
 import { Sandbox } from "@tink-effect/sandbox"
 import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
+import * as SandboxClient from "@tink-effect/sandbox/SandboxClient"
 import { NodeTink, RedisResponseStore } from "@tink-effect/platform-node"
 import * as NodeTinkModule from "@tink-effect/platform-node/NodeTink"
 import * as RedisResponseStoreModule from "@tink-effect/platform-node/RedisResponseStore"
@@ -199,6 +201,7 @@ export const modules = [
   UsersModule,
   Sandbox,
   SandboxServer,
+  SandboxClient,
   NodeTink,
   NodeTinkModule,
   RedisResponseStore,
@@ -216,6 +219,7 @@ for (const name of ["core", "users", "sandbox", "platform-node"]) {
   await import("@tink-effect/" + name)
 }
 assert.strictEqual(typeof (await import("@tink-effect/sandbox/SandboxServer")).layer, "function")
+assert.strictEqual(typeof (await import("@tink-effect/sandbox/SandboxClient")).layer, "function")
 assert.strictEqual(
   (await import("@tink-effect/core/TinkClient")).layer,
   (await import("@tink-effect/core")).TinkClient.layer,
@@ -237,6 +241,19 @@ for (const path of [
   }, path)
 }
 console.log("exports ok")
+`
+
+// Run with plain node where the sandbox is not installed.
+const layerSandboxWithoutSandboxSource = `\
+import { NodeTink } from "@tink-effect/platform-node"
+import { Cause, Effect, Exit, Layer } from "effect"
+
+const exit = await Effect.runPromiseExit(Effect.scoped(Layer.build(NodeTink.layerSandbox())))
+const text = Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "built"
+if (!text.includes("npm install --save-dev @tink-effect/sandbox")) {
+  console.error("NodeTink.layerSandbox without the sandbox: " + text)
+  process.exit(1)
+}
 `
 
 try {
@@ -494,6 +511,9 @@ try {
     await run(process.execPath, ["--input-type=module", "-e", "await import(\"@tink-effect/platform-node\")"], {
       cwd: alone
     })
+    // NodeTink.layerSandbox loads the sandbox (an optional peer) only when built: without it, it
+    // says what to install.
+    await run(process.execPath, ["--input-type=module", "-e", layerSandboxWithoutSandboxSource], { cwd: alone })
     return `${listed.length - 1} package(s), ${[...ours].join(", ")}; no @tink-effect/sandbox`
   })
 

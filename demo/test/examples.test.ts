@@ -104,9 +104,24 @@ describe.concurrent("examples", () => {
   it("opentelemetry.ts exports the lifecycle's spans and metrics to the console", async () => {
     const result = await runExample("opentelemetry.ts")
     assert.strictEqual(result.code, 0, result.stdout + result.stderr)
-    for (const name of ["tink.users.createUser", "tink.users.listCredentials", "tink.http", "tink_cache_hits_total"]) {
-      assert.include(result.stdout, `name: '${name}'`)
-    }
+    const names = [
+      "tink.users.createUser",
+      "tink.users.listCredentials",
+      "GET /api/v1/credentials/list",
+      "GET /api/v1/credentials/{id}",
+      "http.client.request.duration",
+      "tink_cache_hits_total"
+    ]
+    for (const name of names) assert.include(result.stdout, `name: '${name}'`)
+    // OpenTelemetry's HTTP client attributes, the status code an integer, Tink's request id.
+    assert.include(result.stdout, "'url.template': '/api/v1/credentials/{id}'")
+    assert.include(result.stdout, "'server.address': '127.0.0.1'")
+    assert.match(result.stdout, /'http\.response\.status_code': 200,/)
+    assert.match(result.stdout, /'tink\.request_id': '[0-9a-f]+'/)
+    assert.include(result.stdout, "unit: 's'", "the duration histogram is in seconds")
+    assert.include(result.stdout, "attributes: { resource: 'credentials' }", "cache counters by resource")
+    assert.notInclude(result.stdout, "tink_http_request_duration_ms")
+    assert.notMatch(result.stdout, /\/credentials\/(?!\{id\}|list')[^'/\s]+/, "no concrete id in any exported path")
   }, 120_000)
 
   it("testing-with-sandbox.test.ts passes under vitest", async () => {

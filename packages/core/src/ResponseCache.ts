@@ -26,6 +26,7 @@ import type * as Scope from "effect/Scope"
 import * as CachePolicy from "./CachePolicy.js"
 import * as MemoryStore from "./internal/memoryStore.js"
 import * as SingleFlight from "./internal/singleFlight.js"
+import * as Tracing from "./internal/tracing.js"
 import * as TinkMetrics from "./TinkMetrics.js"
 
 /**
@@ -97,11 +98,21 @@ export interface Lookup<A, I, E> {
   readonly partition?: string | undefined
   /**
    * A second scope the entry depends on: its generation is part of the partition, so
-   * invalidating either scope makes the entry unreachable. A user session's reads name the
-   * token's scope here, so a mutation made with that token under any user id reaches them.
+   * invalidating either scope makes the entry unreachable. Reads of sessions without a user id
+   * name here the scope every mutation invalidates, since nothing says whose token they hold.
    */
   readonly guard?: string | undefined
+  /**
+   * Whether a fetched value may be kept. One that is not (e.g. an answer nothing ties to the
+   * session's user) is still returned, and shared with the reads that joined it, but not stored.
+   */
+  readonly storable?: ((value: A) => boolean) | undefined
   readonly key: string
+  /**
+   * The kind of data read (`credentials`, `user`), the `resource` label of the cache counters in
+   * `TinkMetrics`, so hit rates show per resource. Never an id; `other` when absent.
+   */
+  readonly resource?: string | undefined
   readonly ttl: Duration.Duration
   readonly schema: Schema.Schema<A, I>
   /**
@@ -165,6 +176,9 @@ const freezable = (value: object): boolean => {
  */
 const freezeDeep = <A>(value: A): A => {
   if (typeof value !== "object" || value === null || !freezable(value)) return value
+  // Decoded values are never frozen but by this function, which freezes a whole value at once:
+  // a frozen root (a near cache's hit) was frozen deeply already.
+  if (Object.isFrozen(value)) return value
   const pending: Array<object> = [value]
   const seen = new Set<object>()
   while (pending.length > 0) {
@@ -215,13 +229,13 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
     let misses = 0
     let coalesced = 0
     let invalidations = 0
-    const onStart = () => {
+    const onStart = (resource: string | undefined) => {
       misses++
-      TinkMetrics.cacheMisses.unsafeUpdate(1, [])
+      TinkMetrics.cacheMisses.unsafeUpdate(1, Tracing.cacheLabels(resource))
     }
-    const onJoin = () => {
+    const onJoin = (resource: string | undefined) => {
       coalesced++
-      TinkMetrics.cacheCoalesced.unsafeUpdate(1, [])
+      TinkMetrics.cacheCoalesced.unsafeUpdate(1, Tracing.cacheLabels(resource))
     }
 
     const miss = <A, I, E>(
@@ -238,11 +252,11 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
         // here only through the store that just failed. Without one, a flight started minutes
         // earlier, before another instance deleted a credential, could answer this read.
         // Reads with a generation never meet it either: their flight key holds the generation.
-        onStart()
+        onStart(request.resource)
         return fetch
       }
       const fetchAndStore = Effect.tap(fetch, (value) =>
-        store.write({
+        request.storable !== undefined && !request.storable(value) ? Effect.void : store.write({
           scope: request.scope,
           generation,
           key,
@@ -250,12 +264,20 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
           schema: request.schema,
           ttl: request.ttl
         }))
-      return flights.run(request.scope, `${generation}\u0000${key}`, fetchAndStore, onStart, onJoin)
+      return flights.run(
+        request.scope,
+        `${generation}\u0000${key}`,
+        fetchAndStore,
+        () =>
+          onStart(request.resource),
+        () =>
+          onJoin(request.resource)
+      )
     }
 
-    const hit = <A>(value: A): Effect.Effect<A> => {
+    const hit = <A>(resource: string | undefined, value: A): Effect.Effect<A> => {
       hits++
-      TinkMetrics.cacheHits.unsafeUpdate(1, [])
+      TinkMetrics.cacheHits.unsafeUpdate(1, Tracing.cacheLabels(resource))
       return Effect.succeed(value)
     }
 
@@ -285,7 +307,7 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
               // A shared store decodes a fresh value per read: frozen too, so both stores behave alike.
               (read) =>
                 Option.isSome(read.value)
-                  ? hit(freezeDeep(read.value.value))
+                  ? hit(request.resource, freezeDeep(read.value.value))
                   : miss(request, read.generation, key)
             )
           }
@@ -306,7 +328,7 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
         }
         const read = readNow<A>(request.scope, partition, request.key, request.schema, now)
         // Values in the memory store were frozen when fetched.
-        if (Option.isSome(read.value)) return hit(read.value.value)
+        if (Option.isSome(read.value)) return hit(request.resource, read.value.value)
         return miss(
           request,
           read.generation,

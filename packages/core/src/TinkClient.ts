@@ -15,6 +15,8 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import type * as Schema from "effect/Schema"
@@ -25,7 +27,7 @@ import * as Pipeline from "./internal/pipeline.js"
 import * as SingleFlight from "./internal/singleFlight.js"
 import * as Tracing from "./internal/tracing.js"
 import { ResponseCache } from "./ResponseCache.js"
-import type * as TinkError from "./TinkError.js"
+import * as TinkError from "./TinkError.js"
 import type * as TinkUser from "./TinkUser.js"
 
 /**
@@ -119,6 +121,11 @@ export interface RequestOptions {
  */
 export interface ReadOptions<A, I> extends RequestOptions {
   readonly schema: Schema.Schema<A, I>
+  /**
+   * Whether an answer may be cached; one that is not is still returned. Users' reads keep only
+   * answers that Tink's own data ties to the session's user.
+   */
+  readonly storeIf?: ((value: A, session: TinkUser.Session) => boolean) | undefined
 }
 
 /**
@@ -292,7 +299,10 @@ export const optionsFromConfig = (config: Config.Config.Wrap<Options>): Config.C
 
 /**
  * The conventional environment variables, for `layerConfig`: `TINK_CLIENT_ID`,
- * `TINK_CLIENT_SECRET` (read as `Redacted`) and `TINK_BASE_URL` (default https://api.tink.com).
+ * `TINK_CLIENT_SECRET` (read as `Redacted`), `TINK_BASE_URL` (default https://api.tink.com),
+ * `TINK_REQUEST_TIMEOUT` (a whole number of milliseconds, e.g. `2500`, or a duration such as
+ * `5 seconds`; default 10 seconds) and `TINK_MAX_RETRIES` (a whole number, 0 or more; default 3).
+ * A malformed value is a `ConfigError` naming its variable, without quoting the value.
  *
  * @since 0.2.0
  * @category config
@@ -300,5 +310,57 @@ export const optionsFromConfig = (config: Config.Config.Wrap<Options>): Config.C
 export const envConfig: Config.Config.Wrap<Options> = {
   clientId: Config.string("TINK_CLIENT_ID"),
   clientSecret: Config.redacted("TINK_CLIENT_SECRET"),
-  baseUrl: Config.string("TINK_BASE_URL").pipe(Config.withDefault("https://api.tink.com"))
+  baseUrl: Config.string("TINK_BASE_URL").pipe(Config.withDefault("https://api.tink.com")),
+  requestTimeout: ClientOptions.optionalVariable("TINK_REQUEST_TIMEOUT", ClientOptions.parseDuration),
+  maxRetries: ClientOptions.optionalVariable("TINK_MAX_RETRIES", ClientOptions.parseCount)
 }
+
+/**
+ * Settings `withRequestOptions` changes for the requests of one effect; a field left out keeps
+ * the client's option of the same name.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CallOptions {
+  /** Time allowed for one HTTP attempt of each request the effect makes. */
+  readonly requestTimeout?: Duration.DurationInput | undefined
+  /** Retries after the first attempt, when a retry is safe; 0 turns retries off. */
+  readonly maxRetries?: number | undefined
+}
+
+/**
+ * Runs an effect with other limits for the Tink requests it makes (app-token requests included),
+ * e.g. no retries for a request a user is waiting on, or a longer timeout for a slow listing:
+ *
+ * ```ts
+ * Users.listCredentials().pipe(TinkClient.withRequestOptions({ maxRetries: 0, requestTimeout: "2 seconds" }))
+ * ```
+ *
+ * Nested calls combine, the inner one winning per field. Reads that join a request already in
+ * flight (see the cache's coalescing) share that request and its limits. A bad value fails
+ * with a `TinkValidationError` naming the option, before the effect runs.
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const withRequestOptions: {
+  (
+    options: CallOptions
+  ): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | TinkError.TinkValidationError, R>
+  <A, E, R>(effect: Effect.Effect<A, E, R>, options: CallOptions): Effect.Effect<
+    A,
+    E | TinkError.TinkValidationError,
+    R
+  >
+} = dual(2, <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  options: CallOptions
+): Effect.Effect<A, E | TinkError.TinkValidationError, R> =>
+  Either.match(ClientOptions.checkOverrides(options), {
+    onLeft: (problem) =>
+      Effect.fail(
+        new TinkError.TinkValidationError({ method: "-", path: "-", errorMessage: `withRequestOptions: ${problem}` })
+      ),
+    onRight: (checked) => Effect.locallyWith(effect, ClientOptions.overrides, (current) => ({ ...current, ...checked }))
+  }))

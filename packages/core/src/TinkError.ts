@@ -72,12 +72,41 @@ const describe = (label: string, self: ErrorContext, extra?: string): string => 
 }
 
 /**
- * Tink refused the credentials or token (401), or the token lacks the scope (403).
+ * Why a request was refused, so a handler can tell the cases apart without reading `status`:
+ *
+ * - `invalid-token`: the access token is missing, unknown or expired (401). Get a new one.
+ * - `insufficient-scope`: the token is valid but lacks a scope the call needs (403);
+ *   `requiredScope` names it when Tink said which.
+ * - `app-credentials-rejected`: Tink's token endpoint refused the app's client id or secret
+ *   (`TINK_CLIENT_ID`, `TINK_CLIENT_SECRET`), e.g. while getting the app token for `createUser`.
+ * - `grant-refused`: a grant endpoint refused (401/403): the app has no access to that user, or
+ *   may not grant that scope. A new app token does not help.
+ * - `session-mismatch`: found by this library, nothing refused by Tink: the session's token belongs
+ *   to another user than the session's `userId`, so the data is not shown (or changed).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type AuthenticationReason =
+  | "invalid-token"
+  | "insufficient-scope"
+  | "app-credentials-rejected"
+  | "grant-refused"
+  | "session-mismatch"
+
+/**
+ * The request was refused: `reason` says why (see `AuthenticationReason`), `hint` what to do.
  *
  * @since 0.1.0
  * @category errors
  */
-export class TinkAuthenticationError extends TypeIdError(TypeId, "TinkAuthenticationError")<ErrorContext> {
+export class TinkAuthenticationError extends TypeIdError(TypeId, "TinkAuthenticationError")<
+  ErrorContext & {
+    readonly reason: AuthenticationReason
+    /** The scope the token lacks, for `insufficient-scope`, when Tink named it. */
+    readonly requiredScope?: string | undefined
+  }
+> {
   override get message(): string {
     return describe("Tink authentication failed", this)
   }
@@ -135,20 +164,69 @@ export class TinkApiError extends TypeIdError(TypeId, "TinkApiError")<ErrorConte
 }
 
 /**
- * The transport failed. `mayHaveReachedTink` is false only when the request certainly was not
- * sent (connection refused), which is what makes retrying a mutation safe.
+ * What a `TinkNetworkError` came from, reduced to safe data: the transport's reason (`Transport`,
+ * `InvalidUrl`, `Encode`, `Decode`), the system error code (`ECONNREFUSED`, `ENOTFOUND`, ...) and
+ * call, and the host and port tried. A plain `Error`, so loggers and `Cause.pretty` render it as
+ * one; it never holds the request, whose headers carry the token.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class TransportCause extends globalThis.Error {
+  readonly reason: string
+  readonly code: string | undefined
+  readonly syscall: string | undefined
+  readonly host: string | undefined
+  readonly port: number | undefined
+  constructor(fields: {
+    readonly reason: string
+    readonly code?: string | undefined
+    readonly syscall?: string | undefined
+    readonly host?: string | undefined
+    readonly port?: number | undefined
+  }) {
+    const address = fields.host === undefined
+      ? undefined
+      : `${fields.host}${fields.port === undefined ? "" : `:${fields.port}`}`
+    const words = [fields.syscall, fields.code, address].filter((word) => word !== undefined)
+    super(words.length === 0 ? `${fields.reason} error` : `${fields.reason} error: ${words.join(" ")}`)
+    this.name = "TransportCause"
+    this.reason = fields.reason
+    this.code = fields.code
+    this.syscall = fields.syscall
+    this.host = fields.host
+    this.port = fields.port
+    // Our own frames would only point at the mapping code, not at what failed.
+    this.stack = `${this.name}: ${this.message}`
+  }
+}
+
+/**
+ * The transport failed. `host` and `port` say where it tried. `mayHaveReachedTink` is false only
+ * when the request certainly was not sent (the host name did not resolve, the connection was
+ * refused or never made), which is what makes retrying a mutation safe.
  *
  * @since 0.1.0
  * @category errors
  */
 export class TinkNetworkError extends TypeIdError(TypeId, "TinkNetworkError")<
-  ErrorContext & { readonly mayHaveReachedTink: boolean }
+  ErrorContext & {
+    readonly mayHaveReachedTink: boolean
+    /** The host tried, from the base URL. */
+    readonly host?: string | undefined
+    /** The port tried (the scheme's default when the base URL names none). */
+    readonly port?: number | undefined
+  }
 > {
   override get message(): string {
+    const code = this.cause instanceof TransportCause && this.hint === undefined ? this.cause.code : undefined
+    const sent = this.mayHaveReachedTink ? "request may have been sent" : "request not sent"
     return describe(
-      "Tink unreachable",
+      this.host === undefined
+        ? "Tink unreachable"
+        : `Tink unreachable at ${this.host}${this.port === undefined ? "" : `:${this.port}`}`,
       this,
-      this.mayHaveReachedTink ? "request may have been sent" : "request not sent"
+      code === undefined ? sent : `${code}, ${sent}`
     )
   }
 }
@@ -220,5 +298,6 @@ export const annotate = <E extends TinkError>(
   const hint = error.hint ?? context.hint
   const Class = error.constructor as new(args: ErrorContext) => E
   const { _tag: _, ...fields } = error as E & { readonly _tag: string }
-  return new Class({ ...fields, hint, step })
+  // An Error's `cause` is not enumerable: a spread would drop it.
+  return new Class({ ...fields, cause: error.cause, hint, step })
 }

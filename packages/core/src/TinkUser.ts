@@ -7,6 +7,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import { sha256Hex } from "./internal/sha256.js"
 
 /**
  * A user session with its cache scope already derived, so the cache-hit path does no hashing.
@@ -27,6 +28,15 @@ export interface Session {
    * user's token fetched, since Tink never saw it. Invalidation still covers the whole user.
    */
   readonly tokenHash: string
+  /**
+   * The partition entries are kept in instead of `tokenHash`, for a token the library minted
+   * itself with the app's credentials for exactly this user and scopes (`UserSessions` in
+   * `@tink-effect/users`): every session minted for them, in every instance, then shares
+   * entries, the library vouching that each token is that user's. `make` never sets it and no
+   * operation takes it from a caller: a session built by hand leaves it out, or it could read
+   * what other tokens fetched.
+   */
+  readonly partition?: string | undefined
 }
 
 /**
@@ -54,14 +64,56 @@ export const scopeOfUser = (userId: string): string => `u:${userId}`
  * @category scopes
  */
 export const unnamedSessionsScope = "t:*"
-const sha256Hex = (text: string): Effect.Effect<string> =>
-  Effect.promise(() => globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))).pipe(
-    Effect.map((digest) => Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join(""))
-  )
 
 /**
- * Builds a session. Without a user id the scope is a hash of the token: the token itself never
- * becomes part of a cache key, and two tokens never share a scope.
+ * Token digests by the `Redacted` object that holds the token: a session rebuilt from the same
+ * object (a handler that keeps it per user) skips the hash. Weak, so it never keeps a token alive.
+ */
+const tokenDigests = new WeakMap<Redacted.Redacted<string>, string>()
+
+/**
+ * Scope hashes by scope. A scope is a user id or a token digest, never a secret; bounded by
+ * starting over when full, since recomputing one is cheap.
+ */
+const scopeHashes = new Map<string, string>()
+const scopeHashesCapacity = 4096
+
+const scopeHashOf = (scope: string): string => {
+  let hash = scopeHashes.get(scope)
+  if (hash === undefined) {
+    hash = sha256Hex(scope).slice(0, 16)
+    if (scopeHashes.size >= scopeHashesCapacity) scopeHashes.clear()
+    scopeHashes.set(scope, hash)
+  }
+  return hash
+}
+
+/**
+ * Builds a session at once, without an effect: a synchronous hash of the token (memoized per
+ * `Redacted` object) and of the scope, so a session per request costs about a microsecond.
+ * Without a user id the scope is a hash of the token: the token itself never becomes part of a
+ * cache key, and two tokens never share a scope.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeSync = (options: {
+  readonly userId?: string | undefined
+  readonly accessToken: Redacted.Redacted<string>
+}): Session => {
+  const accessToken = options.accessToken
+  let tokenDigest = tokenDigests.get(accessToken)
+  if (tokenDigest === undefined) {
+    tokenDigest = sha256Hex(Redacted.value(accessToken))
+    tokenDigests.set(accessToken, tokenDigest)
+  }
+  const userId = options.userId
+  const scope = userId !== undefined ? scopeOfUser(userId) : `t:${tokenDigest}`
+  return { userId, accessToken, scope, scopeHash: scopeHashOf(scope), tokenHash: tokenDigest.slice(0, 32) }
+}
+
+/**
+ * Builds a session, as an effect (see `makeSync`).
  *
  * @since 0.1.0
  * @category constructors
@@ -69,16 +121,4 @@ const sha256Hex = (text: string): Effect.Effect<string> =>
 export const make = (options: {
   readonly userId?: string | undefined
   readonly accessToken: Redacted.Redacted<string>
-}): Effect.Effect<Session> =>
-  Effect.gen(function*() {
-    const tokenDigest = yield* sha256Hex(Redacted.value(options.accessToken))
-    const scope = options.userId !== undefined ? scopeOfUser(options.userId) : `t:${tokenDigest}`
-    const scopeHash = (yield* sha256Hex(scope)).slice(0, 16)
-    return {
-      userId: options.userId,
-      accessToken: options.accessToken,
-      scope,
-      scopeHash,
-      tokenHash: tokenDigest.slice(0, 32)
-    }
-  })
+}): Effect.Effect<Session> => Effect.sync(() => makeSync(options))

@@ -1,7 +1,19 @@
 import { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { AccessToken, ResponseCache, TinkClient } from "@tink-effect/core"
-import { Config, ConfigError, ConfigProvider, Effect, Layer, Redacted, Schema } from "effect"
+import {
+  Config,
+  ConfigError,
+  ConfigProvider,
+  Duration,
+  Effect,
+  Fiber,
+  Layer,
+  Option,
+  Redacted,
+  Schema,
+  TestClock
+} from "effect"
 import { clientLayer, scripted, secret, tokenAnswer, withClock } from "./utils/scripted.js"
 
 const ok = { status: 200, body: {} }
@@ -76,6 +88,71 @@ describe("TinkClient options", () => {
         TinkClient.layerConfig({ ...TinkClient.envConfig, maxRetries: Config.integer("TINK_MAX_RETRIES") })
       ).pipe(withEnv({ ...env, TINK_BASE_URL: "https://tink.test", TINK_MAX_RETRIES: "-2" }))
       assert.include(String(retries), "TINK_MAX_RETRIES")
+    }))
+
+  it.effect.each(
+    [
+      ["TINK_REQUEST_TIMEOUT", "soon"],
+      ["TINK_REQUEST_TIMEOUT", "5 fortnights"],
+      ["TINK_REQUEST_TIMEOUT", "0"],
+      ["TINK_REQUEST_TIMEOUT", "-5 seconds"],
+      ["TINK_REQUEST_TIMEOUT", "Infinity"],
+      ["TINK_MAX_RETRIES", "three"],
+      ["TINK_MAX_RETRIES", "-1"],
+      ["TINK_MAX_RETRIES", "1.5"],
+      ["TINK_MAX_RETRIES", "99999999999999999999"],
+      ["TINK_BASE_URL", "tink.example"]
+    ] as const
+  )(
+    "envConfig: a malformed %s (%s) is a ConfigError naming it, never quoting the value",
+    ([name, value]) =>
+      Effect.gen(function*() {
+        const env = { TINK_CLIENT_ID: "app", TINK_CLIENT_SECRET: secret, [name]: value }
+        const error = yield* failure(TinkClient.layerConfig(TinkClient.envConfig)).pipe(withEnv(env))
+        assert.isTrue(ConfigError.isConfigError(error))
+        assert.include(String(error), `at ${name}:`)
+        if (value.length > 2) assert.notInclude(String(error), value)
+        assert.notInclude(String(error), secret)
+      })
+  )
+
+  it.effect("envConfig: TINK_REQUEST_TIMEOUT in milliseconds or as a duration, TINK_MAX_RETRIES; unset: the defaults", () =>
+    Effect.gen(function*() {
+      const base = { TINK_CLIENT_ID: "app", TINK_CLIENT_SECRET: secret }
+      const load = (env: Record<string, string>) =>
+        TinkClient.optionsFromConfig(TinkClient.envConfig).pipe(withEnv({ ...base, ...env }))
+      const millis = yield* load({ TINK_REQUEST_TIMEOUT: "2500", TINK_MAX_RETRIES: "0" })
+      assert.isTrue(Duration.equals(Duration.decode(millis.requestTimeout!), Duration.millis(2500)))
+      assert.strictEqual(millis.maxRetries, 0)
+      const text = yield* load({ TINK_REQUEST_TIMEOUT: " 5 seconds ", TINK_MAX_RETRIES: "7" })
+      assert.isTrue(Duration.equals(Duration.decode(text.requestTimeout!), Duration.seconds(5)))
+      assert.strictEqual(text.maxRetries, 7)
+      const unset = yield* load({})
+      assert.isUndefined(unset.requestTimeout)
+      assert.isUndefined(unset.maxRetries)
+    }))
+
+  it.effect("envConfig: the client runs with TINK_MAX_RETRIES and TINK_REQUEST_TIMEOUT", () =>
+    Effect.gen(function*() {
+      const tink = scripted(() => "hang")
+      const read = Effect.flatMap(
+        TinkClient.TinkClient,
+        (client) => client.get("/api/v1/providers", { auth: TinkClient.noAuth, schema: Schema.Unknown })
+      )
+      const fiber = yield* Effect.fork(read.pipe(
+        Effect.provide(TinkClient.layerConfig(TinkClient.envConfig).pipe(Layer.provide(dependencies(tink.client)))),
+        withEnv({
+          TINK_CLIENT_ID: "app",
+          TINK_CLIENT_SECRET: secret,
+          TINK_REQUEST_TIMEOUT: "2500",
+          TINK_MAX_RETRIES: "0"
+        })
+      ))
+      yield* TestClock.adjust("2499 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual((yield* Effect.flip(Fiber.join(fiber)))._tag, "TinkTimeoutError")
+      assert.strictEqual(tink.sent.length, 1, "no retry")
     }))
 
   it.effect("layerConfig: a missing variable is named; the secret is never echoed", () =>

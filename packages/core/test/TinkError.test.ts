@@ -60,7 +60,12 @@ describe("a non-2xx answer maps to its documented error case", () => {
       [error.method, error.path, error.status, error.errorCode, error.errorMessage, error.requestId],
       ["POST", data, status, "some.code", "what went wrong", "req-1"]
     )
-    assert.isUndefined(error.hint, "a data endpoint gets no OAuth hint")
+    if (error._tag === "TinkAuthenticationError") {
+      assert.strictEqual(error.reason, status === 401 ? "invalid-token" : "insufficient-scope")
+      assert.isDefined(error.hint)
+    } else {
+      assert.isUndefined(error.hint, "a data endpoint gets no OAuth hint")
+    }
   })
 
   it("OAuth's own field names are read too (error, error_description)", () => {
@@ -106,17 +111,48 @@ describe("429: retryAfter is the wait Tink asked for", () => {
 describe("OAuth and grant failures carry a hint in the caller's terms", () => {
   it.each(
     [
-      [token, 401, undefined, "TinkAuthenticationError", "app credentials rejected by Tink"],
-      [token, 400, "invalid_client", "TinkValidationError", "check TINK_CLIENT_ID and TINK_CLIENT_SECRET"],
-      [token, 400, "invalid_grant", "TinkValidationError", "codes are single-use"],
-      [token, 400, "invalid_scope", "TinkValidationError", "the app must be allowed them"],
-      [grant, 401, undefined, "TinkAuthenticationError", "grant refused by Tink"],
-      [`${grant}/delegate`, 403, "FORBIDDEN", "TinkAuthenticationError", "grant refused by Tink (FORBIDDEN)"],
-      [grant, 404, undefined, "TinkNotFoundError", "user not found by Tink"]
+      [
+        token,
+        401,
+        undefined,
+        "TinkAuthenticationError",
+        "app credentials rejected by Tink",
+        "app-credentials-rejected"
+      ],
+      // OAuth lets a server answer invalid_client with 400: still the app's credentials, not the input.
+      [
+        token,
+        400,
+        "invalid_client",
+        "TinkAuthenticationError",
+        "check TINK_CLIENT_ID and TINK_CLIENT_SECRET",
+        "app-credentials-rejected"
+      ],
+      [
+        token,
+        400,
+        "unauthorized_client",
+        "TinkAuthenticationError",
+        "app credentials rejected",
+        "app-credentials-rejected"
+      ],
+      [token, 400, "invalid_grant", "TinkValidationError", "codes are single-use", undefined],
+      [token, 400, "invalid_scope", "TinkValidationError", "the app must be allowed them", undefined],
+      [grant, 401, undefined, "TinkAuthenticationError", "grant refused by Tink", "grant-refused"],
+      [
+        `${grant}/delegate`,
+        403,
+        "FORBIDDEN",
+        "TinkAuthenticationError",
+        "grant refused by Tink (FORBIDDEN)",
+        "grant-refused"
+      ],
+      [grant, 404, undefined, "TinkNotFoundError", "user not found by Tink", undefined]
     ] as const
-  )("%s %i %s", (path, status, code, tag, hint) => {
+  )("%s %i %s", (path, status, code, tag, hint, reason) => {
     const error = map(path, status, code === undefined ? {} : { errorCode: code })
     assert.strictEqual(error._tag, tag)
+    assert.strictEqual(error._tag === "TinkAuthenticationError" ? error.reason : undefined, reason)
     assert.include(error.hint, hint)
     assert.include(error.message, hint, "the hint leads the message")
   })
@@ -125,7 +161,6 @@ describe("OAuth and grant failures carry a hint in the caller's terms", () => {
     assert.isUndefined(map(token, 500).hint)
     assert.isUndefined(map(token, 400, { errorCode: "something_else" }).hint)
     assert.isUndefined(map(grant, 400).hint)
-    assert.isUndefined(map(data, 401).hint)
   })
 
   it("a secret of the request echoed in the answer does not reach the error", () => {
@@ -137,10 +172,61 @@ describe("OAuth and grant failures carry a hint in the caller's terms", () => {
   })
 })
 
+describe("401 and 403 are told apart by reason, without reading status", () => {
+  it("401 on a data endpoint: the token is invalid or expired", () => {
+    const error = map(data, 401, {
+      errorCode: "UNAUTHENTICATED",
+      errorMessage: "The access token is invalid or expired"
+    })
+    assert.strictEqual(error._tag, "TinkAuthenticationError")
+    assert.strictEqual(error._tag === "TinkAuthenticationError" && error.reason, "invalid-token")
+    assert.strictEqual(
+      error.message,
+      "Tink authentication failed: access token rejected by Tink (UNAUTHENTICATED): it is invalid or expired, get a new one; " +
+        "POST /api/v1/credentials/list, status 401, code UNAUTHENTICATED, \"The access token is invalid or expired\""
+    )
+  })
+
+  it.each(
+    [
+      ["OAuth's WWW-Authenticate header", {}, {
+        "www-authenticate": "Bearer error=\"insufficient_scope\", scope=\"credentials:read\""
+      }, "credentials:read"],
+      ["OAuth's header listing two", {}, {
+        "www-authenticate": "Bearer error=\"insufficient_scope\", scope=\"credentials:read user:read\""
+      }, "credentials:read,user:read"],
+      [
+        "Tink's message",
+        { errorMessage: "The access token lacks the scope credentials:write" },
+        {},
+        "credentials:write"
+      ],
+      ["neither", { errorMessage: "Forbidden" }, {}, undefined],
+      ["a message not about scopes", { errorMessage: "Forbidden at 12:30" }, {}, undefined]
+    ] as const
+  )("403: insufficient-scope, naming the scope from %s", (_label, body, headers, scope) => {
+    const error = map(data, 403, body, headers)
+    if (error._tag !== "TinkAuthenticationError") return assert.fail(error._tag)
+    assert.strictEqual(error.reason, "insufficient-scope")
+    assert.strictEqual(error.requiredScope, scope)
+    assert.include(
+      error.message,
+      scope === undefined ? "access token lacks a scope this call needs" : `access token lacks the scope ${scope}`
+    )
+  })
+
+  it("annotating keeps the reason", () => {
+    const error = map(token, 401, { errorCode: "invalid_client" })
+    const annotated = TinkError.annotate(error, { step: "getting the app token (user:create) for createUser" })
+    assert.strictEqual(annotated._tag === "TinkAuthenticationError" && annotated.reason, "app-credentials-rejected")
+    assert.include(annotated.message, "while getting the app token (user:create) for createUser")
+  })
+})
+
 describe("isTinkError", () => {
   it("recognises every case by its type id, not by a look-alike tag", () => {
     const cases = [
-      new TinkError.TinkAuthenticationError({ method: "GET", path: "/x" }),
+      new TinkError.TinkAuthenticationError({ method: "GET", path: "/x", reason: "invalid-token" }),
       new TinkError.TinkRateLimitError({ method: "GET", path: "/x" }),
       new TinkError.TinkValidationError({ method: "GET", path: "/x" }),
       new TinkError.TinkNotFoundError({ method: "GET", path: "/x" }),

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { type TinkClient, TinkClient as Client } from "@tink-effect/core"
-import { Effect, Exit, Fiber, Schema, TestClock } from "effect"
+import { Effect, Exit, Fiber, Option, Schema, TestClock } from "effect"
 import { clientLayer, type Reply, scripted, withClock } from "./utils/scripted.js"
 
 const path = "/api/v1/providers"
@@ -110,4 +110,92 @@ describe("how long a retry waits", () => {
         )
       }
     }))
+})
+
+describe("TinkClient.withRequestOptions: per-call limits over the layer's", () => {
+  it.effect("maxRetries 0 makes one attempt against a failing Tink while the layer says 3; outside, 4", () => {
+    const tink = scripted(() => ({ status: 503 }))
+    return Effect.gen(function*() {
+      const once = yield* withClock(Effect.exit(call("GET").pipe(Client.withRequestOptions({ maxRetries: 0 }))))
+      assert.isTrue(Exit.isFailure(once))
+      assert.strictEqual(tink.sent.length, 1)
+      yield* withClock(Effect.exit(call("GET")))
+      assert.strictEqual(tink.sent.length, 1 + 4, "the layer's 3 retries apply again outside the combinator")
+    }).pipe(Effect.provide(clientLayer(tink.client, { maxRetries: 3 })))
+  })
+
+  it.effect("maxRetries above the layer's gives more retries", () => {
+    const tink = scripted(() => ({ status: 503 }))
+    return withClock(Effect.exit(Client.withRequestOptions(call("GET"), { maxRetries: 5 }))).pipe(
+      Effect.map(() => assert.strictEqual(tink.sent.length, 6)),
+      Effect.provide(clientLayer(tink.client, { maxRetries: 1 }))
+    )
+  })
+
+  it.effect("requestTimeout bounds each attempt instead of the layer's", () => {
+    const tink = scripted(() => "hang")
+    return Effect.gen(function*() {
+      const fiber = yield* Effect.fork(
+        call("GET").pipe(Client.withRequestOptions({ requestTimeout: "5 seconds", maxRetries: 0 }))
+      )
+      yield* TestClock.adjust("4999 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "the layer's 1 second does not apply")
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      assert.strictEqual(error._tag, "TinkTimeoutError")
+      assert.strictEqual(tink.sent.length, 1)
+    }).pipe(Effect.provide(clientLayer(tink.client, { requestTimeout: "1 second", maxRetries: 3 })))
+  })
+
+  it.effect("nested calls combine, the inner one winning per field", () => {
+    const tink = scripted(() => "hang")
+    return Effect.gen(function*() {
+      const fiber = yield* Effect.fork(
+        call("GET").pipe(
+          Client.withRequestOptions({ maxRetries: 1 }),
+          Client.withRequestOptions({ maxRetries: 0, requestTimeout: "3 seconds" })
+        )
+      )
+      // Two attempts of 3 seconds (the outer timeout, the inner retry count), with a backoff between.
+      yield* TestClock.adjust("2999 millis")
+      assert.strictEqual(tink.sent.length, 1)
+      yield* TestClock.adjust("1 millis")
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(tink.sent.length, 2)
+      yield* TestClock.adjust("3 seconds")
+      assert.strictEqual((yield* Effect.flip(Fiber.join(fiber)))._tag, "TinkTimeoutError")
+      assert.strictEqual(tink.sent.length, 2)
+    }).pipe(Effect.provide(clientLayer(tink.client, { requestTimeout: "1 second", maxRetries: 3 })))
+  })
+
+  it.effect("app-token requests made for the effect follow its limits too", () => {
+    const tink = scripted((sent) => sent.path === "/api/v1/oauth/token" ? { status: 503 } : ok)
+    return Effect.gen(function*() {
+      const client = yield* Client.TinkClient
+      const read = client.get(path, { auth: Client.appAuth("providers:read"), schema: Schema.Unknown })
+      const error = yield* Effect.flip(withClock(Client.withRequestOptions(read, { maxRetries: 0 })))
+      assert.strictEqual(error._tag, "TinkApiError")
+      assert.strictEqual(tink.to("/api/v1/oauth/token").length, 1)
+    }).pipe(Effect.provide(clientLayer(tink.client, { maxRetries: 3 })))
+  })
+
+  it.effect.each(
+    [
+      [{ maxRetries: -1 }, "maxRetries"],
+      [{ maxRetries: 1.5 }, "maxRetries"],
+      [{ requestTimeout: 0 }, "requestTimeout"],
+      [{ requestTimeout: "whenever" }, "requestTimeout"]
+    ] as const
+  )("a bad value (%j) is a TinkValidationError naming %s, and nothing is sent", ([options, field]) => {
+    const tink = scripted(() => ok)
+    return Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        Client.withRequestOptions(call("GET"), options as TinkClient.CallOptions)
+      )
+      assert.strictEqual(error._tag, "TinkValidationError")
+      assert.include(error.message, field)
+      assert.notInclude(error.message, "whenever")
+      assert.strictEqual(tink.sent.length, 0)
+    }).pipe(Effect.provide(clientLayer(tink.client)))
+  })
 })

@@ -1,7 +1,8 @@
+import { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { ResponseCache, TinkClient, TinkUser } from "@tink-effect/core"
-import { Effect, Redacted, Schema, Tracer } from "effect"
-import { clientLayer, scripted } from "./utils/scripted.js"
+import { Cause, Effect, Exit, Metric, Redacted, Schema, Tracer } from "effect"
+import { clientLayer, scripted, withClock } from "./utils/scripted.js"
 
 /** The native tracer, keeping every span it makes. */
 const recording = Effect.map(Effect.tracer, (native) => {
@@ -45,8 +46,171 @@ describe("operation spans are opened by the client, for reads that reach Tink on
       const spans = named("tink.users.listCredentials")
       assert.lengthOf(spans, 2)
       assert.strictEqual(spans[1].attributes.get("tink.cache.outcome"), "bypass")
-      assert.lengthOf(named("tink.http"), 2, "one attempt per read that reached Tink")
+      assert.lengthOf(named("GET /api/v1/credentials/list"), 2, "one attempt per read that reached Tink")
       assert.lengthOf(tink.to("/api/v1/credentials/list"), 2)
+    }).pipe(Effect.provide(clientLayer(tink.client)))
+  })
+})
+
+/** A read of one credential by a user session, named by its route template. */
+const readCredential = (id: string) =>
+  Effect.gen(function*() {
+    const client = yield* TinkClient.TinkClient
+    const session = yield* TinkUser.make({ userId: "user-1", accessToken: Redacted.make("user-token") })
+    return yield* client.get(`/api/v1/credentials/${id}`, {
+      auth: TinkClient.userAuth(session),
+      schema: Schema.Unknown,
+      operation: "getCredential",
+      route: "/api/v1/credentials/{id}"
+    })
+  })
+
+const histogram = (labels: Record<string, string>) =>
+  Effect.map(Metric.snapshot, (pairs) => {
+    let count = 0
+    let sum = 0
+    for (const pair of pairs) {
+      if (pair.metricKey.name !== "http.client.request.duration") continue
+      const tags = new Map(pair.metricKey.tags.map((tag) => [tag.key, tag.value]))
+      if (!Object.entries(labels).every(([key, value]) => tags.get(key) === value)) continue
+      const state = pair.metricState as unknown as { readonly count: number; readonly sum: number }
+      count += state.count
+      sum += state.sum
+    }
+    return { count, sum }
+  })
+
+describe("HTTP attempts follow OpenTelemetry's conventions for HTTP clients", () => {
+  it.effect("span name, attributes, integer status, Tink's request id, resend count, error.type", () => {
+    const tink = scripted((sent, index) => {
+      if (sent.path === "/api/v1/credentials/cred-503") {
+        return index === 0
+          ? { status: 503, headers: { "x-request-id": "req-first" } }
+          : { status: 200, body: {}, headers: { "x-request-id": "req-second" } }
+      }
+      // A request id that is not an id (here a token-like value with a space) is not recorded.
+      if (sent.path === "/api/v1/credentials/cred-odd") {
+        return { status: 200, body: {}, headers: { "x-request-id": "Bearer user-token" } }
+      }
+      return undefined
+    })
+    return Effect.gen(function*() {
+      const { named, tracer } = yield* recording
+      yield* withClock(Effect.withTracer(readCredential("cred-503"), tracer))
+      yield* Effect.withTracer(readCredential("cred-odd"), tracer)
+      const attempts = named("GET /api/v1/credentials/{id}")
+      assert.lengthOf(attempts, 3)
+      const [failed, retried, odd] = attempts
+      assert.strictEqual(failed.kind, "client")
+      assert.deepStrictEqual(Object.fromEntries(failed.attributes), {
+        "http.request.method": "GET",
+        "url.template": "/api/v1/credentials/{id}",
+        "server.address": "tink.test",
+        "server.port": 80,
+        "http.response.status_code": 503,
+        "tink.request_id": "req-first",
+        "error.type": "TinkApiError"
+      })
+      assert.strictEqual(retried.attributes.get("http.request.resend_count"), 1)
+      assert.strictEqual(retried.attributes.get("http.response.status_code"), 200)
+      assert.strictEqual(retried.attributes.get("tink.request_id"), "req-second")
+      assert.isFalse(retried.attributes.has("error.type"), "a success has no error.type")
+      assert.isFalse(odd.attributes.has("tink.request_id"))
+      for (const span of attempts) {
+        assert.notInclude(JSON.stringify(Array.from(span.attributes.values())), "cred-")
+      }
+    }).pipe(Effect.provide(clientLayer(tink.client, { maxRetries: 2 })))
+  })
+
+  it.effect("a failed span records the error's tag, route and status, never the path; the caller gets the error", () => {
+    const tink = scripted(() => undefined)
+    return Effect.gen(function*() {
+      const { named, tracer } = yield* recording
+      const exit = yield* Effect.exit(Effect.withTracer(readCredential("cred-secret-404"), tracer))
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+      assert.strictEqual((error as { _tag?: string })._tag, "TinkNotFoundError")
+      assert.include(String((error as { path?: string }).path), "cred-secret-404", "the caller's error is intact")
+      const spans = [...named("tink.users.getCredential"), ...named("GET /api/v1/credentials/{id}")]
+      assert.lengthOf(spans, 2)
+      const messages: Array<string> = []
+      for (const span of spans) {
+        const ended = span.status._tag === "Ended" ? span.status.exit : Exit.void
+        assert.isTrue(Exit.isFailure(ended), span.name)
+        const cause = Exit.isFailure(ended) ? ended.cause : Cause.empty
+        // What an exporter turns into the exception event (type, message, stack) and the status.
+        const [recorded] = Cause.prettyErrors(cause)
+        assert.strictEqual(recorded.name, "TinkNotFoundError")
+        messages.push(recorded.message)
+        const fields = Object.keys(recorded).filter((key) => key !== "span")
+          .map((key) => String((recorded as unknown as Record<string, unknown>)[key]))
+        const rendered = [Cause.pretty(cause, { renderErrorCause: true }), recorded.stack, ...fields].join("\n")
+        assert.notInclude(rendered, "cred-secret-404", span.name)
+      }
+      assert.deepStrictEqual(messages, [
+        "TinkNotFoundError (404) in getCredential",
+        "TinkNotFoundError (404) in GET /api/v1/credentials/{id}"
+      ])
+    }).pipe(Effect.provide(clientLayer(tink.client)))
+  })
+
+  it.effect("the duration histogram is in seconds and labelled by the conventional attributes", () => {
+    const tink = scripted(() => undefined)
+    const slow = HttpClient.transform(tink.client, (effect) => Effect.delay(effect, "1500 millis"))
+    const labels = {
+      "http.request.method": "GET",
+      "url.template": "/api/v1/credentials/{id}",
+      "server.address": "tink.test",
+      "server.port": "80",
+      "http.response.status_code": "404",
+      "error.type": "TinkNotFoundError",
+      unit: "s"
+    }
+    return Effect.gen(function*() {
+      const before = yield* histogram(labels)
+      yield* withClock(Effect.exit(readCredential("cred-slow")))
+      const after = yield* histogram(labels)
+      assert.strictEqual(after.count - before.count, 1)
+      const seconds = after.sum - before.sum
+      assert.isAtLeast(seconds, 1.5)
+      assert.isAtMost(seconds, 1.6, "seconds, not milliseconds")
+      const names = (yield* Metric.snapshot).map((pair) => pair.metricKey.name)
+      assert.notInclude(names, "tink_http_request_duration_ms")
+    }).pipe(Effect.provide(clientLayer(slow)))
+  })
+})
+
+describe("cache counters are labelled by resource, derived from the route and never from an id", () => {
+  it.effect("credentials, user, and `other` for a segment that is not a word", () => {
+    const tink = scripted(() => ({ status: 200, body: {} }))
+    const get = (path: string, route?: string) =>
+      Effect.gen(function*() {
+        const client = yield* TinkClient.TinkClient
+        const session = yield* TinkUser.make({ userId: "user-1", accessToken: Redacted.make("user-token") })
+        const options = { auth: TinkClient.userAuth(session), schema: Schema.Unknown }
+        return yield* client.get(path, route === undefined ? options : { ...options, route })
+      })
+    const misses = Effect.map(Metric.snapshot, (pairs) => {
+      const counts: Record<string, number> = {}
+      for (const pair of pairs) {
+        if (pair.metricKey.name !== "tink_cache_misses_total") continue
+        const resource = pair.metricKey.tags.find((tag) => tag.key === "resource")?.value ?? "(none)"
+        counts[resource] = (counts[resource] ?? 0) + (pair.metricState as unknown as { count: number }).count
+      }
+      return counts
+    })
+    return Effect.gen(function*() {
+      const before = yield* misses
+      yield* get("/api/v1/credentials/list")
+      yield* get("/api/v1/credentials/cred-9f", "/api/v1/credentials/{id}")
+      yield* get("/api/v1/user")
+      yield* get("/data/v2/accounts")
+      yield* get("/api/v1/Id123abc/details")
+      const after = yield* misses
+      const delta = Object.fromEntries(
+        Object.keys(after).map((key) => [key, after[key] - (before[key] ?? 0)]).filter(([, n]) => n !== 0)
+      )
+      assert.deepStrictEqual(delta, { credentials: 2, user: 1, accounts: 1, other: 1 })
     }).pipe(Effect.provide(clientLayer(tink.client)))
   })
 })

@@ -72,6 +72,26 @@ export interface Options {
    * milliseconds, capped at 5 seconds, for ever.
    */
   readonly retrySchedule?: Schedule.Schedule<unknown, unknown> | undefined
+  /**
+   * A near cache: up to `capacity` reads remembered in this process (least recently used
+   * evicted), so a repeated hit does no I/O at all. Off by default. It is kept fresh by Redis
+   * itself (RESP3 `CLIENT TRACKING`): when another instance invalidates a user, Redis pushes that
+   * to this one, which forgets the user's reads.
+   *
+   * **Weaker than the store without it.** A hit served from the near cache does not ask Redis,
+   * so a read on this instance that starts after another instance's mutation has returned can
+   * still get the data from before the mutation, until Redis's push reaches this instance: about
+   * one network round trip on a healthy connection (median well under a millisecond on
+   * loopback; see B7 in bench/README.md). If the connection dies silently, the near cache stops
+   * serving once Redis has not answered for 1 second (it is asked every 200 ms). Reads on the
+   * instance that made the mutation always see it: its own near cache drops the user before the
+   * mutation returns. A dropped or re-made connection, a flush of the database or a change of
+   * data set (restart, failover) empties the near cache.
+   *
+   * The connection then speaks RESP3 and the Redis user also needs `CLIENT` (`+client|tracking`;
+   * `CLIENT TRACKING ON` is sent on every connection). Capacity: a whole number, at least 1.
+   */
+  readonly nearCache?: { readonly capacity: number } | undefined
 }
 
 /**
@@ -106,7 +126,7 @@ export interface Options {
  * an error when the connection is made.
  *
  * A read is one round trip (a Lua script reads the generation and the entry), a write and an
- * invalidation are one script each. `size` counts the namespace's entries with SCAN, stopping at
+ * invalidation are one script each; with `nearCache`, a repeated read is none (see the option). `size` counts the namespace's entries with SCAN, stopping at
  * 100 000: it is meant for occasional `stats`, not for hot paths.
  *
  * @since 0.2.0

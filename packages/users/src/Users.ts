@@ -251,8 +251,23 @@ const ownedBy =
   <A extends ReadonlyArray<Schemas.Credential>>(credentials: A): Effect.Effect<A, TinkError.TinkError> =>
     user.userId !== undefined &&
       credentials.some((credential) => credential.userId !== undefined && credential.userId !== user.userId)
-      ? Effect.fail(new TinkError.TinkAuthenticationError({ method, path, hint: sessionMismatchHint }))
+      ? Effect.fail(
+        new TinkError.TinkAuthenticationError({ method, path, reason: "session-mismatch", hint: sessionMismatchHint })
+      )
       : Effect.succeed(credentials)
+
+/**
+ * Whether an answer may be cached for a session: one that names its user keeps only answers
+ * Tink's data ties to that user. An empty list (or a credential without a user id) proves
+ * nothing: cached, it could outlive the deletion of whichever user the token really belongs to,
+ * so it is returned but fetched again next time.
+ */
+const attributable = (credentials: ReadonlyArray<Schemas.Credential>, user: TinkUser.Session): boolean =>
+  user.userId === undefined ||
+  (credentials.length > 0 && credentials.every((credential) => credential.userId === user.userId))
+
+const attributableOne = (credential: Schemas.Credential, user: TinkUser.Session): boolean =>
+  user.userId === undefined || credential.userId === user.userId
 
 /**
  * Runs `f` with the client and session taken from context in one step: on a cache hit this and
@@ -291,7 +306,12 @@ export const listCredentials = (): Effect.Effect<
 > =>
   withSession((client, auth, user) =>
     Effect.flatMap(
-      client.get("/api/v1/credentials/list", { operation: "listCredentials", auth, schema: CredentialArray }),
+      client.get("/api/v1/credentials/list", {
+        operation: "listCredentials",
+        auth,
+        schema: CredentialArray,
+        storeIf: attributable
+      }),
       ownedBy(user, "GET", "/api/v1/credentials/list")
     )
   )
@@ -314,7 +334,8 @@ export const getCredential = (
             operation: "getCredential",
             route: "/api/v1/credentials/{id}",
             auth,
-            schema: Schemas.Credential
+            schema: Schemas.Credential,
+            storeIf: attributableOne
           }),
           (credential) => Effect.as(ownedBy(user, "GET", "/api/v1/credentials/{id}")([credential]), credential)
         )
@@ -486,6 +507,26 @@ export const SessionOptions = options({
 export interface SessionOptions extends Schema.Schema.Encoded<typeof SessionOptions> {}
 
 const decodeSession = decode(SessionOptions, { method: "-", path: "-", field: "options" })
+const isUserId = Schema.is(Schema.typeSchema(Ids.UserId))
+
+/**
+ * The session of well-formed `asUser` options, built at once (the per-request path: a plain
+ * check and a synchronous hash); `undefined` for anything else, which the schema decode then
+ * reports. Each field is read once, so a getter cannot pass the check and answer something else.
+ */
+const wellFormedSession = (options: SessionOptions): TinkUser.Session | undefined => {
+  try {
+    if (typeof options !== "object" || options === null) return undefined
+    const { accessToken, userId } = options
+    return Redacted.isRedacted(accessToken) && typeof Redacted.value(accessToken) === "string" &&
+        (userId === undefined || isUserId(userId))
+      ? TinkUser.makeSync({ userId, accessToken: accessToken as Redacted.Redacted<string> })
+      : undefined
+  } catch {
+    // A throwing getter or a wiped secret: the decode reports it as bad input.
+    return undefined
+  }
+}
 
 /**
  * Runs an effect as a user: provides the `TinkUser` session it needs. A malformed user id fails
@@ -508,8 +549,12 @@ export const asUser: {
   effect: Effect.Effect<A, E, R>,
   options: SessionOptions
 ): Effect.Effect<A, E | TinkError.TinkValidationError, Exclude<R, TinkUser.TinkUser>> =>
-  Effect.gen(function*() {
-    const { accessToken, userId } = yield* decodeSession(options)
-    const user = yield* TinkUser.make({ userId, accessToken })
-    return yield* Effect.provideService(effect, TinkUser.TinkUser, user)
+  Effect.suspend(() => {
+    const user = wellFormedSession(options)
+    return user !== undefined
+      ? Effect.provideService(effect, TinkUser.TinkUser, user)
+      : Effect.flatMap(
+        Effect.flatMap(decodeSession(options), TinkUser.make),
+        (session) => Effect.provideService(effect, TinkUser.TinkUser, session)
+      )
   }))

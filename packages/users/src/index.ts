@@ -12,3 +12,8 @@ export * as Schemas from "./Schemas.js"
  * @since 0.1.0
  */
 export * as Users from "./Users.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as UserSessions from "./UserSessions.js"

@@ -65,6 +65,21 @@ describe("a session naming user A with user B's token", () => {
       assert.notInclude(ids(yield* tokenOnly(Users.listCredentials())), doomed)
     }).pipe(Effect.provide(testLayer())))
 
+  it.effect("an empty list proves no owner: not cached, so deleting the token's user reaches it", () =>
+    Effect.gen(function*() {
+      const a = yield* seedUser(0)
+      const b = yield* seedUser(1)
+      const forged = Users.asUser({ userId: b.userId, accessToken: a.token })
+      assert.deepStrictEqual(yield* forged(Users.listCredentials()), [])
+      yield* Users.deleteUser(a.userId)
+      const after = yield* Effect.flip(forged(Users.listCredentials()))
+      assert.strictEqual(after._tag, "TinkAuthenticationError", "Tink refuses the deleted user's token")
+      // B's own list, which Tink's data ties to B, is cached as ever: the second read is a hit.
+      assert.lengthOf(yield* as(b)(Users.listCredentials()), 1)
+      yield* as(b)(Users.listCredentials())
+      assert.strictEqual(yield* count("GET", "/api/v1/credentials/list"), 3)
+    }).pipe(Effect.provide(testLayer())))
+
   it.effect("a token that may not read credentials is not checked: Tink judges it", () =>
     Effect.gen(function*() {
       const sandbox = yield* Sandbox.Sandbox

@@ -1,12 +1,17 @@
-import { HttpClient } from "@effect/platform"
-import { ResponseCache, TinkClient, type TinkError, type TinkUser } from "@tink-effect/core"
+import type { HttpClient } from "@effect/platform"
+import type { ResponseCache, TinkError, TinkUser } from "@tink-effect/core"
 import { Sandbox } from "@tink-effect/sandbox"
-import { Ids, Users } from "@tink-effect/users"
-import { type Duration, Effect, Fiber, Layer, Redacted, TestClock } from "effect"
+import * as SandboxClient from "@tink-effect/sandbox/SandboxClient"
+import { type Ids, Users } from "@tink-effect/users"
+import { type Duration, Effect, Fiber, type Layer, Redacted, TestClock } from "effect"
 
 export const clientSecret = "sandbox-secret"
 
-/** Everything an operation needs, over a fresh sandbox reached in memory. */
+/**
+ * Everything an operation needs, over a fresh sandbox reached in memory: the one-line test layer,
+ * with the retry settings these tests were written for (2 retries, 100 ms backoff, Retry-After
+ * honoured), which `withClock` moves through.
+ */
 export const testLayer = (
   options: {
     readonly capacity?: number
@@ -16,42 +21,21 @@ export const testLayer = (
     readonly clientSecret?: string
   } = {}
 ) =>
-  TinkClient.layer({
-    clientId: "sandbox-client",
-    clientSecret: Redacted.make(options.clientSecret ?? clientSecret),
-    baseUrl: "http://sandbox.test",
-    maxRetries: 2,
-    retryBaseDelay: "100 millis"
-  }).pipe(
-    Layer.provideMerge(Layer.mergeAll(
-      options.transport === undefined ? Sandbox.layerTest() : Layer.effect(
-        HttpClient.HttpClient,
-        Effect.map(HttpClient.HttpClient, options.transport)
-      ).pipe(Layer.provideMerge(Sandbox.layerTest())),
-      options.cache ?? ResponseCache.layerMemory({ capacity: options.capacity ?? 1000 })
-    )),
-    Layer.orDie
-  )
-
-/** A seeded user with one credential and a user token holding every credentials scope. */
-export const seedUser = (credentials = 1) =>
-  Effect.gen(function*() {
-    const sandbox = yield* Sandbox.Sandbox
-    const { userId } = yield* sandbox.createUser({})
-    const seeded = []
-    for (let i = 0; i < credentials; i++) seeded.push(yield* sandbox.addCredential(userId))
-    const token = yield* sandbox.issueUserToken(userId, [
-      "credentials:read",
-      "credentials:write",
-      "credentials:refresh",
-      "user:delete"
-    ])
-    return {
-      userId: Ids.UserId.make(userId),
-      token: Redacted.make(token),
-      credentials: seeded.map((credential) => ({ ...credential, id: Ids.CredentialId.make(credential.id) }))
-    }
+  SandboxClient.layer({
+    client: {
+      clientSecret: Redacted.make(options.clientSecret ?? clientSecret),
+      maxRetries: 2,
+      retryBaseDelay: "100 millis",
+      maxRetryDelay: "30 seconds"
+    },
+    capacity: options.capacity,
+    cache: options.cache,
+    transport: options.transport
   })
+
+/** A seeded user with credentials and a user token holding every credentials scope. */
+export const seedUser = (credentials = 1) =>
+  Effect.map(SandboxClient.seedUser({ credentials }), (user) => ({ ...user, token: user.accessToken }))
 
 /** Runs an effect as the seeded user. */
 export const as = (user: { readonly userId: Ids.UserId; readonly token: Redacted.Redacted<string> }) =>

@@ -3,6 +3,8 @@ import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
+import { globalValue } from "effect/GlobalValue"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as CachePolicy from "../CachePolicy.js"
@@ -189,3 +191,90 @@ export const fromWrapped = (wrapped: Config.Config.Wrap<TinkClient.Options>): Co
  */
 export const resolveEffect = (options: TinkClient.Options): Effect.Effect<Resolved, ConfigError.ConfigError> =>
   Either.match(resolve(options), { onLeft: Effect.fail, onRight: Effect.succeed })
+
+/**
+ * The per-call settings `TinkClient.withRequestOptions` puts on the fiber, checked; a field left
+ * out keeps the client's own setting.
+ *
+ * @internal
+ */
+export interface Overrides {
+  readonly requestTimeout?: Duration.Duration | undefined
+  readonly maxRetries?: number | undefined
+}
+
+/**
+ * Where the pipeline finds the per-call settings. A `globalValue`, so that two copies of this
+ * module (e.g. a bundle and a test) still share one reference.
+ *
+ * @internal
+ */
+export const overrides: FiberRef.FiberRef<Overrides> = globalValue(
+  Symbol.for("@tink-effect/core/TinkClient/overrides"),
+  () => FiberRef.unsafeMake<Overrides>({})
+)
+
+/**
+ * Checks per-call settings with the rules of the client's options; the problem in words, the
+ * value never quoted.
+ *
+ * @internal
+ */
+export const checkOverrides = (
+  options: { readonly requestTimeout?: unknown; readonly maxRetries?: unknown }
+): Either.Either<Overrides, string> => {
+  const checked: { requestTimeout?: Duration.Duration; maxRetries?: number } = {}
+  if (options.requestTimeout !== undefined) {
+    const timeout = checks.requestTimeout(options.requestTimeout)
+    if (Either.isLeft(timeout)) return Either.left(`requestTimeout ${timeout.left}`)
+    checked.requestTimeout = timeout.right as Duration.Duration
+  }
+  if (options.maxRetries !== undefined) {
+    const retries = checks.maxRetries(options.maxRetries)
+    if (Either.isLeft(retries)) return Either.left(`maxRetries ${retries.left}`)
+    checked.maxRetries = retries.right as number
+  }
+  return Either.right(checked)
+}
+
+/**
+ * An optional variable read as text and parsed by `parse`. A value `parse` refuses is a
+ * `ConfigError` at the variable's name (the parse runs inside the name, so Effect prefixes it),
+ * saying what is expected without quoting the value; unset is `undefined` (the option's default).
+ *
+ * @internal
+ */
+export const optionalVariable = <A>(
+  name: string,
+  parse: (text: string) => Either.Either<A, string>
+): Config.Config<A | undefined> =>
+  Config.nested(
+    Config.string().pipe(
+      Config.mapOrFail((text) => Either.mapLeft(parse(text.trim()), (problem) => ConfigError.InvalidData([], problem)))
+    ),
+    name
+  ).pipe(Config.option, Config.map(Option.getOrUndefined))
+
+/**
+ * A duration from the environment: a whole number of milliseconds (`"2500"`) or Effect's duration
+ * text (`"5 seconds"`, `"500 millis"`, `"1 minute"`).
+ *
+ * @internal
+ */
+export const parseDuration = (text: string): Either.Either<Duration.DurationInput, string> => {
+  if (/^\d+$/.test(text)) return Either.right(Duration.millis(Number(text)))
+  const decoded = Duration.decodeUnknown(text)
+  return Option.isSome(decoded)
+    ? Either.right(decoded.value)
+    : Either.left("must be a number of milliseconds or a duration such as \"5 seconds\"")
+}
+
+/**
+ * A whole number from the environment, 0 or more.
+ *
+ * @internal
+ */
+export const parseCount = (text: string): Either.Either<number, string> =>
+  /^\d+$/.test(text) && Number.isSafeInteger(Number(text))
+    ? Either.right(Number(text))
+    : Either.left("must be a whole number, 0 or more")

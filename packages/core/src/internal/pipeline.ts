@@ -2,9 +2,10 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as MetricLabel from "effect/MetricLabel"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Schema from "effect/Schema"
@@ -14,10 +15,9 @@ import * as CachePolicy from "../CachePolicy.js"
 import * as ResponseCache from "../ResponseCache.js"
 import type * as TinkClient from "../TinkClient.js"
 import * as TinkError from "../TinkError.js"
-import * as TinkMetrics from "../TinkMetrics.js"
 import * as TinkUser from "../TinkUser.js"
 import * as ClientTokens from "./clientTokens.js"
-import type * as Options from "./options.js"
+import * as Options from "./options.js"
 import * as Response from "./response.js"
 import * as Retry from "./retry.js"
 import * as Tracing from "./tracing.js"
@@ -84,6 +84,11 @@ export const make = (
 ) => {
   const retryReads = Retry.schedule(config, true)
   const retryWrites = Retry.schedule(config, false)
+  /** The client's policy, or one with another retry budget set by `TinkClient.withRequestOptions`. */
+  const retryPolicy = (idempotent: boolean, maxRetries: number | undefined) =>
+    maxRetries === undefined || maxRetries === config.maxRetries
+      ? (idempotent ? retryReads : retryWrites)
+      : Retry.schedule({ ...config, maxRetries }, idempotent)
   const clientFields = {
     client_id: config.clientId,
     client_secret: config.clientSecret
@@ -129,13 +134,13 @@ export const make = (
   const attempt = <A, I>(
     info: Response.RequestInfo,
     request: HttpClientRequest.HttpClientRequest,
-    schema: Schema.Schema<A, I> | undefined
+    schema: Schema.Schema<A, I> | undefined,
+    timeout: Duration.Duration
   ): Effect.Effect<A, TinkError.TinkError> =>
-    Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
-      let status = "error"
-      return http.execute(request).pipe(
+    Tracing.attempt(info, config.baseUrl, (observe) =>
+      http.execute(request).pipe(
         Effect.flatMap((response) => {
-          status = String(response.status)
+          observe(response)
           return Effect.flatMap(response.text, (text) =>
             response.status >= 200 && response.status < 300
               ? Response.decodeBody(info, response, text, schema)
@@ -149,23 +154,10 @@ export const make = (
           (error) => Effect.fail(Response.transportError(info, error))
         ),
         Effect.timeoutFail({
-          duration: config.requestTimeout,
+          duration: timeout,
           onTimeout: () => new TinkError.TinkTimeoutError({ method: info.method, path: info.path })
-        }),
-        Effect.onExit(() =>
-          Effect.flatMap(Clock.currentTimeMillis, (endedAt) => {
-            const labels = [
-              MetricLabel.make("method", info.method),
-              MetricLabel.make("route", info.route),
-              MetricLabel.make("status", status)
-            ]
-            TinkMetrics.httpDuration.unsafeUpdate(endedAt - startedAt, labels)
-            return Tracing.annotateStatus(status)
-          })
-        ),
-        (effect) => Tracing.attempt(effect, info)
-      )
-    })
+        })
+      ))
 
   /** Everything secret a request carries, so that errors can be scrubbed of it. */
   const secretsOf = (options: TinkClient.RequestOptions, token: Redacted.Redacted<string> | undefined) => {
@@ -198,7 +190,12 @@ export const make = (
     const idempotent = method === "GET" || options.idempotent === true
     return Effect.flatMap(
       buildRequest(method, path, options, token),
-      (request) => Effect.retry(attempt(info, request, options.schema), idempotent ? retryReads : retryWrites)
+      (request) =>
+        FiberRef.getWith(Options.overrides, (overrides) =>
+          Effect.retry(
+            attempt(info, request, options.schema, overrides.requestTimeout ?? config.requestTimeout),
+            retryPolicy(idempotent, overrides.maxRetries)
+          ))
     )
   }
 
@@ -227,8 +224,13 @@ export const make = (
     const auth = options.auth
     switch (auth._tag) {
       case "None":
-      case "ClientSecret":
         return exchange(method, path, options, undefined)
+      case "ClientSecret":
+        // The app authenticates with its secret here: a rejection names the step it failed.
+        return options.operation === undefined ? exchange(method, path, options, undefined) : Effect.mapError(
+          exchange(method, path, options, undefined),
+          (error) => TinkError.annotate(error, { step: `authenticating the app for ${options.operation}` })
+        )
       case "User":
         return exchange(method, path, options, auth.session.accessToken)
       case "App": {
@@ -260,6 +262,8 @@ export const make = (
     readonly scope: string
     readonly partition: string
     readonly key: string
+    /** For the cache counters' labels: the kind of data (`credentials`), never an id. */
+    readonly resource: string
     readonly schema: Schema.Schema<A, I>
     /** Sessions without a user id depend on a scope every mutation invalidates (see TinkUser). */
     readonly guard: string | undefined
@@ -269,10 +273,15 @@ export const make = (
       readonly session: TinkUser.Session
     ) {
       this.scope = session.scope
-      this.partition = session.tokenHash
+      this.partition = session.partition ?? session.tokenHash
       this.key = CachePolicy.requestKey("GET", path, options.query)
+      this.resource = Tracing.resourceOf(options.route ?? path)
       this.schema = options.schema
       this.guard = session.userId === undefined ? TinkUser.unnamedSessionsScope : undefined
+    }
+    /** A prototype method: a hit allocates nothing for it. */
+    storable(value: A): boolean {
+      return this.options.storeIf === undefined || this.options.storeIf(value, this.session)
     }
     get ttl() {
       return CachePolicy.ttlFor(this.path, config.cacheTtl)

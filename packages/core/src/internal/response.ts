@@ -138,18 +138,83 @@ const grantPaths: ReadonlySet<string> = new Set([
   "/api/v1/oauth/authorization-grant/delegate"
 ])
 
+/** What a refusal means: the `reason` of the authentication error, and what to do about it. */
+interface Refusal {
+  readonly reason: TinkError.AuthenticationReason
+  readonly hint: string
+  readonly requiredScope?: string | undefined
+}
+
+/** One scope, or several joined by commas (OAuth's header separates them by spaces). */
+const scopeList = /^[A-Za-z0-9._:-]+(,[A-Za-z0-9._:-]+)*$/
+
 /**
- * What an OAuth or grant failure means, in the caller's terms. Tink's token endpoint answers 401
- * (or OAuth's `invalid_client`) for a wrong client id or secret; grant endpoints answer 401 for
- * "client missing, no access to the user, or scope not allowed" (authorization-grant/delegate).
+ * The scope a 403 says the token lacks: OAuth's `WWW-Authenticate: Bearer error="insufficient_scope",
+ * scope="..."` (RFC 6750), else a scope of the `area:action` form in Tink's message about a scope.
  */
+const requiredScopeOf = (wwwAuthenticate: string | undefined, errorMessage: string | undefined) => {
+  const fromHeader = wwwAuthenticate === undefined ? undefined : /\bscope="([^"]*)"/i.exec(wwwAuthenticate)?.[1]
+  const listed = fromHeader?.trim().split(/\s+/).join(",")
+  if (listed !== undefined && listed.length <= 256 && scopeList.test(listed)) return listed
+  if (errorMessage === undefined || !/\bscope/i.test(errorMessage)) return undefined
+  return /\b[a-z][a-z0-9-]*:[a-z0-9-]+(?::[a-z0-9-]+)*\b/i.exec(errorMessage)?.[0]
+}
+
+/**
+ * Why Tink refused a request, in the caller's terms. Tink's token endpoint answers 401 (or
+ * OAuth's `invalid_client`, possibly with 400) for a wrong client id or secret; grant endpoints
+ * answer 401 for "client missing, no access to the user, or scope not allowed"
+ * (authorization-grant/delegate); elsewhere 401 is a missing, unknown or expired token and 403 a
+ * token without a scope the call needs (API reference, Introduction, "Authentication").
+ */
+const refusal = (
+  path: string,
+  status: number,
+  errorCode: string | undefined,
+  errorMessage: string | undefined,
+  wwwAuthenticate: string | undefined
+): Refusal | undefined => {
+  const code = errorCode === undefined ? "" : ` (${errorCode})`
+  const lower = errorCode?.toLowerCase()
+  if (path === tokenPath) {
+    return status === 401 || status === 403 || lower === "invalid_client" || lower === "unauthorized_client"
+      ? {
+        reason: "app-credentials-rejected",
+        hint: `app credentials rejected by Tink${code}: check TINK_CLIENT_ID and TINK_CLIENT_SECRET`
+      }
+      : undefined
+  }
+  if (grantPaths.has(path)) {
+    return status === 401 || status === 403
+      ? {
+        reason: "grant-refused",
+        hint: `grant refused by Tink${code}: the app has no access to this user, or may not grant this scope`
+      }
+      : undefined
+  }
+  if (status === 401) {
+    return {
+      reason: "invalid-token",
+      hint: `access token rejected by Tink${code}: it is invalid or expired, get a new one`
+    }
+  }
+  if (status === 403) {
+    const requiredScope = requiredScopeOf(wwwAuthenticate, errorMessage)
+    const lacks = requiredScope === undefined ? "a scope this call needs" : `the scope ${requiredScope}`
+    return {
+      reason: "insufficient-scope",
+      requiredScope,
+      hint: `access token lacks ${lacks}${code}: include it in the scope given to createAuthorization`
+    }
+  }
+  return undefined
+}
+
+/** What other OAuth and grant failures mean. */
 const oauthHint = (path: string, status: number, errorCode: string | undefined): string | undefined => {
   const code = errorCode === undefined ? "" : ` (${errorCode})`
   const lower = errorCode?.toLowerCase()
   if (path === tokenPath) {
-    if (status === 401 || status === 403 || lower === "invalid_client" || lower === "unauthorized_client") {
-      return `app credentials rejected by Tink${code}: check TINK_CLIENT_ID and TINK_CLIENT_SECRET`
-    }
     if (lower === "invalid_grant") {
       return `authorization code rejected by Tink${code}: codes are single-use and short-lived, get a new one`
     }
@@ -158,12 +223,7 @@ const oauthHint = (path: string, status: number, errorCode: string | undefined):
     }
     return undefined
   }
-  if (grantPaths.has(path)) {
-    if (status === 401 || status === 403) {
-      return `grant refused by Tink${code}: the app has no access to this user, or may not grant this scope`
-    }
-    if (status === 404) return `user not found by Tink${code}`
-  }
+  if (grantPaths.has(path) && status === 404) return `user not found by Tink${code}`
   return undefined
 }
 
@@ -193,15 +253,27 @@ export const statusError = (
     errorMessage: safeText(body && firstString(body, ["errorMessage", "error_description", "message"]), scrub),
     requestId: safeText(requestIdOf(response) ?? (body && firstString(body, ["requestId"])), scrub)
   }
+  const refused = refusal(
+    info.path,
+    response.status,
+    context.errorCode,
+    context.errorMessage,
+    response.headers["www-authenticate"]
+  )
+  if (refused !== undefined) {
+    return new TinkError.TinkAuthenticationError({
+      ...context,
+      hint: refused.hint,
+      reason: refused.reason,
+      requiredScope: refused.requiredScope === undefined ? undefined : safeText(refused.requiredScope, scrub)
+    })
+  }
   const hint = oauthHint(info.path, response.status, context.errorCode)
   if (hint !== undefined) context = { ...context, hint }
   switch (response.status) {
     case 400:
     case 422:
       return new TinkError.TinkValidationError(context)
-    case 401:
-    case 403:
-      return new TinkError.TinkAuthenticationError(context)
     case 404:
       return new TinkError.TinkNotFoundError(context)
     case 429:
@@ -214,28 +286,91 @@ export const statusError = (
   }
 }
 
-const causeCode = (cause: unknown): string | undefined => {
+/** The first system error (one with a string `code`) in a cause chain: its code and call. */
+const systemError = (cause: unknown): { readonly code?: string | undefined; readonly syscall?: string | undefined } => {
   for (let current = cause, depth = 0; typeof current === "object" && current !== null && depth < 5; depth++) {
-    const code = (current as { code?: unknown }).code
-    if (typeof code === "string") return code
+    const { code, syscall } = current as { code?: unknown; syscall?: unknown }
+    if (typeof code === "string" && /^[A-Z0-9_]{1,64}$/.test(code)) {
+      return { code, syscall: typeof syscall === "string" && /^\w{1,32}$/.test(syscall) ? syscall : undefined }
+    }
     current = (current as { cause?: unknown }).cause
   }
-  return undefined
+  return {}
+}
+
+/** The host name did not resolve: nothing was sent. */
+const dnsFailures: ReadonlySet<string> = new Set(["ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "EAI_NONAME", "EAI_NODATA"])
+/** The connection was never made: nothing was sent. */
+const connectFailures: ReadonlySet<string> = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT"])
+/** Failures of `connect` only; on an open socket they may come after the request was written. */
+const connectOnly: ReadonlySet<string> = new Set(["EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL", "ETIMEDOUT"])
+
+/** Where the request went: host and port, never the rest of the URL. */
+const addressOf = (url: string): { readonly host?: string | undefined; readonly port?: number | undefined } => {
+  try {
+    const parsed = new URL(url)
+    const port = parsed.port !== ""
+      ? Number(parsed.port)
+      : parsed.protocol === "https:"
+      ? 443
+      : parsed.protocol === "http:"
+      ? 80
+      : undefined
+    return { host: parsed.hostname, port }
+  } catch {
+    return {}
+  }
+}
+
+/** What a transport failure means and what to check, for the failures that say it clearly. */
+const transportHint = (code: string | undefined): string | undefined => {
+  switch (code) {
+    case "ECONNREFUSED":
+      return "connection refused (ECONNREFUSED): check TINK_BASE_URL and that the server is up"
+    case "ENOTFOUND":
+    case "EAI_NONAME":
+    case "EAI_FAIL":
+    case "EAI_NODATA":
+      return `host name not found (${code}): check the host in TINK_BASE_URL`
+    case "EAI_AGAIN":
+      return "host name lookup failed for now (EAI_AGAIN): check this machine's DNS; retrying may help"
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return `no route to the host (${code}): check the network, proxy or firewall`
+    case "UND_ERR_CONNECT_TIMEOUT":
+    case "ETIMEDOUT":
+      return `connection not established in time (${code}): check the network and TINK_BASE_URL`
+    default:
+      return undefined
+  }
 }
 
 /**
- * A transport failure, reduced to its reason and system code: the HttpClientError itself holds
- * the request, headers included, so it must not travel in the error.
+ * A transport failure, reduced to its reason, system code, and the host and port tried: the
+ * HttpClientError itself holds the request, headers included, so it must not travel in the error.
+ * A failed name lookup or connection means nothing was sent, which makes retrying a mutation safe.
  *
  * @internal
  */
 export const transportError = (info: RequestInfo, error: HttpClientError.HttpClientError): TinkError.TinkError => {
-  const code = causeCode(error.cause)
+  const { code, syscall } = systemError(error.cause)
+  const { host, port } = addressOf(error.request.url)
+  const connecting = syscall === "connect" || syscall === "getaddrinfo"
+  const notSent = error._tag === "RequestError" && (
+    error.reason === "InvalidUrl" ||
+    error.reason === "Encode" ||
+    (code !== undefined &&
+      (dnsFailures.has(code) || connectFailures.has(code) || (connectOnly.has(code) && connecting)))
+  )
+  const hint = code !== undefined && (!connectOnly.has(code) || connecting) ? transportHint(code) : undefined
   return new TinkError.TinkNetworkError({
     method: info.method,
     path: info.path,
-    mayHaveReachedTink: code !== "ECONNREFUSED" && error.reason !== "InvalidUrl" && error.reason !== "Encode",
-    cause: { reason: error.reason, code }
+    host,
+    port,
+    mayHaveReachedTink: !notSent,
+    hint,
+    cause: new TinkError.TransportCause({ reason: error.reason, code, syscall, host, port })
   })
 }
 

@@ -1,23 +1,99 @@
 import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as MetricLabel from "effect/MetricLabel"
+import * as Option from "effect/Option"
+import * as TinkMetrics from "../TinkMetrics.js"
 
 /**
- * Every span and span attribute tink-effect records is made here, so what a trace shows (and
- * that it never shows an id, a token or a URL) is decided in one place. Spans and metric labels
- * carry route templates (`/api/v1/credentials/{id}`) and a short hash of the cache scope only.
+ * Every span, span attribute and HTTP metric label tink-effect records is made here, so what
+ * telemetry shows (and that it never shows an id, a token or a URL) is decided in one place.
+ * HTTP attempts follow OpenTelemetry's semantic conventions for HTTP clients (span
+ * `{method} {url.template}`, `http.request.method`, `http.response.status_code`, `url.template`,
+ * `server.address`, `server.port`, `error.type`, `http.request.resend_count`, and the
+ * `http.client.request.duration` histogram in seconds). `url.full` is left out on purpose: it
+ * would carry the ids. Spans carry route templates (`/api/v1/credentials/{id}`) and a short hash
+ * of the cache scope only, and a failed span records a stand-in error (tag, route, status) rather
+ * than the error itself, whose message names the concrete path.
  */
+
+/** Memo tables are keyed by templates and tags, so they stay small; the cap is a backstop. */
+const memo = <A>(table: Map<string, A>, key: string, make: () => A): A => {
+  let value = table.get(key)
+  if (value === undefined) {
+    if (table.size >= 512) table.clear()
+    value = make()
+    table.set(key, value)
+  }
+  return value
+}
 
 const operationNames = new Map<string, string>()
 
 /** `tink.users.<operation>`, built once per operation rather than per call. */
-const operationName = (operation: string): string => {
-  let name = operationNames.get(operation)
-  if (name === undefined) {
-    name = `tink.users.${operation}`
-    operationNames.set(operation, name)
+const operationName = (operation: string): string => memo(operationNames, operation, () => `tink.users.${operation}`)
+
+// --- Failures as spans see them -------------------------------------------------------------
+
+/**
+ * What a failed span records instead of the error: an exporter turns the span's failure into an
+ * exception event (type, message, stack) and a status message, and a Tink error's message holds
+ * the concrete path (`/api/v1/credentials/<id>`). This stand-in says which error, where (by
+ * route template) and with which status, and nothing else; the caller still gets the original.
+ */
+const original_ = Symbol("tink-effect/SpanFailure/original")
+
+class SpanFailure extends globalThis.Error {
+  constructor(name: string, message: string, original: unknown) {
+    super(message)
+    this.name = name
+    // The stack says where the stand-in was made, which is of no use to anyone reading a trace.
+    this.stack = `${name}: ${message}`
+    // Not enumerable and keyed by a symbol: what renders an error (Cause.pretty, exporters)
+    // copies enumerable string keys only. A WeakMap would not do: Effect hands a failure on
+    // wrapped in a Proxy.
+    Object.defineProperty(this, original_, { value: original, enumerable: false })
   }
-  return name
 }
+
+/** The low-cardinality name of a failure: the error's tag, or `_OTHER` (the conventions' word). */
+const errorTypeOf = (error: unknown): string =>
+  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
+    ? error._tag
+    : "_OTHER"
+
+const statusOf = (error: unknown): number | undefined =>
+  typeof error === "object" && error !== null && "status" in error && typeof error.status === "number"
+    ? error.status
+    : undefined
+
+const hide = (where: string) => (error: unknown): SpanFailure => {
+  const type = errorTypeOf(error)
+  const status = statusOf(error)
+  return new SpanFailure(type, status === undefined ? `${type} in ${where}` : `${type} (${status}) in ${where}`, error)
+}
+
+const reveal = <E>(failure: SpanFailure): E => (failure as unknown as Record<symbol, E>)[original_]
+
+/** `effect` in a span whose failures are recorded as stand-ins; the caller gets the originals. */
+const spanned = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  name: string,
+  where: string,
+  options: {
+    readonly kind?: "client" | "internal"
+    readonly attributes: Record<string, unknown>
+  }
+): Effect.Effect<A, E, R> =>
+  Effect.mapError(
+    Effect.withSpan(Effect.mapError(effect, hide(where)), name, { ...options, captureStackTrace: false }),
+    reveal<E>
+  )
+
+// --- Operation spans ------------------------------------------------------------------------
 
 /** How a read met the cache, for reads that reached Tink (hits and joined reads open no span). */
 export type CacheOutcome = "miss" | "bypass"
@@ -40,27 +116,8 @@ export const operation = <A, E, R>(
   const attributes: Record<string, string> = {}
   if (options.cache !== undefined) attributes["tink.cache.outcome"] = options.cache
   if (options.scopeHash !== undefined) attributes["tink.scope.hash"] = options.scopeHash
-  return Effect.withSpan(effect, operationName(options.operation), { captureStackTrace: false, attributes })
+  return spanned(effect, operationName(options.operation), options.operation, { attributes })
 }
-
-/**
- * The span of one HTTP attempt, named by its route template rather than its URL.
- *
- * @internal
- */
-export const attempt = <A, E>(
-  effect: Effect.Effect<A, E>,
-  info: { readonly method: string; readonly route: string }
-): Effect.Effect<A, E> =>
-  Effect.withSpan(effect, "tink.http", {
-    kind: "client",
-    captureStackTrace: false,
-    attributes: { "http.request.method": info.method, "tink.route": info.route }
-  })
-
-/** @internal */
-export const annotateStatus = (status: string): Effect.Effect<void> =>
-  Effect.annotateCurrentSpan("http.response.status_code", status)
 
 /** @internal */
 export const annotateRetry = (retry: number): Effect.Effect<void> => Effect.annotateCurrentSpan("tink.retries", retry)
@@ -68,10 +125,207 @@ export const annotateRetry = (retry: number): Effect.Effect<void> => Effect.anno
 /** @internal */
 export const annotateInvalidated: Effect.Effect<void> = Effect.annotateCurrentSpan("tink.cache.outcome", "invalidated")
 
+// --- HTTP attempts --------------------------------------------------------------------------
+
+interface Server {
+  readonly address: string
+  readonly port: number
+}
+
+const servers = new Map<string, Server>()
+
+/** Host and port of the base URL (the scheme's default port when none is written). */
+const serverOf = (baseUrl: string): Server =>
+  memo(servers, baseUrl, () => {
+    // The options checked the URL already; telemetry must never be what makes a request fail.
+    if (!URL.canParse(baseUrl)) return { address: "unknown", port: 0 }
+    const url = new URL(baseUrl)
+    const port = url.port === "" ? (url.protocol === "http:" ? 80 : 443) : Number(url.port)
+    return { address: url.hostname.replace(/^\[(.*)\]$/, "$1"), port }
+  })
+
+const spanNames = new Map<string, string>()
+
+/** The conventions' span name for a client: `{method} {url.template}`. */
+const attemptName = (method: string, route: string): string =>
+  memo(spanNames, `${method} ${route}`, () => `${method} ${route}`)
+
+/**
+ * Tink's request id, as Tink documents it (`X-Request-ID`, `X-Tink-Request-ID` as fallback).
+ * Only a short token of id characters is kept: the header comes from the network.
+ */
+const requestIdOf = (response: HttpClientResponse.HttpClientResponse): string | undefined => {
+  const value = response.headers["x-request-id"] ?? response.headers["x-tink-request-id"]
+  return value !== undefined && /^[A-Za-z0-9._:-]{1,128}$/.test(value) ? value : undefined
+}
+
+const durationLabels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+
+/**
+ * The histogram's labels. One array per combination, reused: Effect finds a metric's hook by the
+ * labels array's identity, so a reused array skips a registry lookup.
+ */
+const labelsOf = (
+  method: string,
+  route: string,
+  server: Server,
+  status: number | undefined,
+  errorType: string | undefined
+): ReadonlyArray<MetricLabel.MetricLabel> =>
+  memo(durationLabels, `${method} ${route} ${server.address}:${server.port} ${status} ${errorType}`, () => {
+    const labels = [
+      // Where @effect/opentelemetry takes the instrument's unit from (see TinkMetrics.httpDuration).
+      MetricLabel.make("unit", "s"),
+      MetricLabel.make("http.request.method", method),
+      MetricLabel.make("url.template", route),
+      MetricLabel.make("server.address", server.address),
+      MetricLabel.make("server.port", String(server.port))
+    ]
+    if (status !== undefined) labels.push(MetricLabel.make("http.response.status_code", String(status)))
+    if (errorType !== undefined) labels.push(MetricLabel.make("error.type", errorType))
+    return labels
+  })
+
+/** `error.type` of an ended attempt: the error's tag, the defect's class, or `interrupted`. */
+const exitErrorType = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
+  if (Exit.isSuccess(exit)) return undefined
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure)) return errorTypeOf(failure.value)
+  const defect = Cause.dieOption(exit.cause)
+  if (Option.isSome(defect)) return defect.value instanceof globalThis.Error ? defect.value.name : "_OTHER"
+  return "interrupted"
+}
+
+/**
+ * The clock's time in nanoseconds. The TestClock's nanoseconds throw once its time has a
+ * fraction of a millisecond (retry jitter makes one): its milliseconds are used then.
+ */
+const nanosOf = (clock: Clock.Clock): bigint => {
+  try {
+    return clock.unsafeCurrentTimeNanos()
+  } catch {
+    return BigInt(Math.round(clock.unsafeCurrentTimeMillis() * 1e6))
+  }
+}
+
+/**
+ * The span and the duration of each HTTP attempt, by the conventions for HTTP clients. `run` is
+ * the attempt: it calls `observe` with the response when one arrives, so the status and Tink's
+ * request id are recorded whether the attempt then succeeds or fails. Effect.retry runs the
+ * returned effect again for each retry, which is how `http.request.resend_count` counts.
+ *
+ * @internal
+ */
+export const attempt = <A, E>(
+  info: { readonly method: string; readonly route: string },
+  baseUrl: string,
+  run: (observe: (response: HttpClientResponse.HttpClientResponse) => void) => Effect.Effect<A, E>
+): Effect.Effect<A, E> => {
+  const server = serverOf(baseUrl)
+  const name = attemptName(info.method, info.route)
+  let sent = 0
+  return Effect.suspend(() => {
+    const resends = sent++
+    let status: number | undefined
+    let requestId: string | undefined
+    const observe = (response: HttpClientResponse.HttpClientResponse) => {
+      status = response.status
+      requestId = requestIdOf(response)
+    }
+    const attributes: Record<string, unknown> = {
+      "http.request.method": info.method,
+      "url.template": info.route,
+      "server.address": server.address,
+      "server.port": server.port
+    }
+    if (resends > 0) attributes["http.request.resend_count"] = resends
+    const timed = Effect.clockWith((clock) => {
+      const startedAt = nanosOf(clock)
+      return Effect.onExit(run(observe), (exit) => {
+        const errorType = exitErrorType(exit)
+        TinkMetrics.httpDuration.unsafeUpdate(
+          Number(nanosOf(clock) - startedAt) / 1e9,
+          labelsOf(info.method, info.route, server, status, errorType)
+        )
+        const annotations: Record<string, unknown> = {}
+        if (status !== undefined) annotations["http.response.status_code"] = status
+        if (requestId !== undefined) annotations["tink.request_id"] = requestId
+        if (errorType !== undefined) annotations["error.type"] = errorType
+        return Effect.annotateCurrentSpan(annotations)
+      })
+    })
+    return spanned(timed, name, name, { kind: "client", attributes })
+  })
+}
+
+// --- Cache metrics --------------------------------------------------------------------------
+
+const resourceLabels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+
+/** A resource name is a lowercase word (`credentials`, `user`); anything else is reported as `other`. */
+const resourceName = /^[a-z][a-z-]{0,30}[a-z]$/
+
+/**
+ * The cache counters' labels for a resource, one reused array per resource (see `labelsOf`).
+ *
+ * @internal
+ */
+export const cacheLabels = (resource: string | undefined): ReadonlyArray<MetricLabel.MetricLabel> =>
+  memo(resourceLabels, resource ?? "other", () => [
+    MetricLabel.make("resource", resource !== undefined && resourceName.test(resource) ? resource : "other")
+  ])
+
+/**
+ * The resource a path reads, for labels: the segment after the version (`/api/v1/credentials/...`
+ * and `/data/v2/accounts` give `credentials` and `accounts`), which in Tink's API names a kind of
+ * data, never an instance; a segment that is not a lowercase word is `other`.
+ *
+ * @internal
+ */
+export const resourceOf = (path: string): string => memo(resources, path, () => scanResource(path))
+
+/**
+ * Keyed by what reads pass: a route template, or a constant path (`/api/v1/credentials/list`),
+ * whose string hash V8 keeps, so a hit pays a map lookup. Paths with ids and no template only
+ * churn the table, which is capped.
+ */
+const resources = new Map<string, string>()
+
+const scanResource = (path: string): string => {
+  const first = path.indexOf("/", 1)
+  if (first === -1) return word(path, 1, path.length)
+  const second = path.indexOf("/", first + 1)
+  if (!isVersion(path, first + 1, second === -1 ? path.length : second)) return word(path, 1, first)
+  if (second === -1) return "other"
+  const third = path.indexOf("/", second + 1)
+  return word(path, second + 1, third === -1 ? path.length : third)
+}
+
+/** `v` and digits, e.g. `v1`. */
+const isVersion = (path: string, from: number, to: number): boolean => {
+  if (to - from < 2 || path.charCodeAt(from) !== 118) return false
+  for (let i = from + 1; i < to; i++) {
+    const c = path.charCodeAt(i)
+    if (c < 48 || c > 57) return false
+  }
+  return true
+}
+
+/** The segment if it is a lowercase word (letters, inner hyphens, at most 32), else `other`. */
+const word = (path: string, from: number, to: number): string => {
+  if (to - from < 2 || to - from > 32) return "other"
+  for (let i = from; i < to; i++) {
+    const c = path.charCodeAt(i)
+    const letter = c >= 97 && c <= 122
+    if (!letter && !(c === 45 && i > from && i < to - 1)) return "other"
+  }
+  return path.slice(from, to)
+}
+
 /**
  * The transport as tink-effect uses it: the platform's own client span is off, since it would
- * record full URLs with ids (`tink.http` replaces it), and trace headers go to Tink only when
- * asked for (trace ids are ours, not Tink's).
+ * record full URLs with ids (the attempt span above replaces it), and trace headers go to Tink
+ * only when asked for (trace ids are ours, not Tink's).
  *
  * @internal
  */

@@ -2,11 +2,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import { createClient } from "redis"
+import { BasicClientSideCache, createClient, type RedisArgument } from "redis"
 import { bounded } from "./redisCommand.js"
 import { reasonOf, type RedisStoreError } from "./redisErrors.js"
 import * as Scripts from "./redisScripts.js"
 import type { Bound } from "./redisSettings.js"
+import * as RedisUrl from "./redisUrl.js"
 
 /**
  * The node-redis connection of one store: every command goes through it with a bounded wait.
@@ -33,6 +34,46 @@ export interface Connection {
   ) => Effect.Effect<unknown, RedisStoreError>
 }
 
+/**
+ * What a connection with `CLIENT TRACKING` reports to the store's near cache.
+ *
+ * @internal
+ */
+export interface Tracking {
+  /** Redis pushed an invalidation of `key`; `null`: of every key (FLUSHALL, FLUSHDB, a resync). */
+  readonly pushed: (key: string | null) => void
+  /** The socket failed or closed: invalidations may have been lost with it. */
+  readonly lost: () => void
+}
+
+/**
+ * node-redis's hook for client-side caching, used for its lifecycle only: it turns tracking on in
+ * the handshake of every (re)connection, before the connection is ready (so every command is
+ * tracked), and reports pushes and socket failures. Its own command cache is never used: the
+ * store sends raw commands, which node-redis does not cache. Not NOLOOP: a connection's own
+ * writes of a key it tracks (a read script creating the generation, a write extending its TTL)
+ * end the tracking of that key too, and only the push back tells the near cache so.
+ */
+class TrackingHooks extends BasicClientSideCache {
+  readonly #tracking: Tracking
+  constructor(tracking: Tracking) {
+    super({ maxEntries: 1 })
+    this.#tracking = tracking
+  }
+  override trackingOn(): Array<string> {
+    return ["CLIENT", "TRACKING", "ON"]
+  }
+  override invalidate(key: RedisArgument | null): void {
+    this.#tracking.pushed(key === null ? null : String(key))
+  }
+  override onError(): void {
+    this.#tracking.lost()
+  }
+  override onClose(): void {
+    this.#tracking.lost()
+  }
+}
+
 /** How long building the store waits for the first connection before serving misses. */
 const connectWait = Duration.seconds(1)
 /** How long closing waits for replies still due before the socket is destroyed. */
@@ -48,22 +89,37 @@ const reconnectStrategy = (retries: number): number =>
  * (at most `connectWait`), so a fresh store can serve hits at once, and a server that will not
  * serve the cache is named as such. If that does not happen in time, it is logged, and commands
  * fail at once (reads are misses) while node-redis keeps reconnecting in the background.
+ * With `tracking`, the connection speaks RESP3 with `CLIENT TRACKING` on (see `TrackingHooks`).
  *
  * @internal
  */
 export const make = (
   url: string,
   readBound: Bound,
-  check: (connection: Connection) => Effect.Effect<void>
+  check: (connection: Connection) => Effect.Effect<void>,
+  tracking?: Tracking
 ): Effect.Effect<Connection, never, Scope.Scope> =>
   Effect.gen(function*() {
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    // Logs name the server (host and port) so an operator knows which one; never the password.
+    const address = RedisUrl.address(url)
     const readyWaiters = new Set<() => void>()
     const checkWaiters = new Set<() => void>()
     // Fail at once while disconnected instead of queueing: a cache command that cannot run now is
     // a miss, not something to replay later (possibly on another server).
     const client = yield* Effect.acquireRelease(
-      Effect.sync(() => createClient({ url, disableOfflineQueue: true, socket: { reconnectStrategy } })),
+      Effect.sync(() =>
+        tracking === undefined
+          ? createClient({ url, disableOfflineQueue: true, socket: { reconnectStrategy } })
+          // RESP3: invalidations arrive on this same connection, in order with the replies.
+          : createClient({
+            url,
+            disableOfflineQueue: true,
+            socket: { reconnectStrategy },
+            RESP: 3,
+            clientSideCache: new TrackingHooks(tracking)
+          }) as unknown as ReturnType<typeof createClient>
+      ),
       (client) =>
         // Finalizers run uninterruptibly: the wait must be made interruptible for the bound to work.
         Effect.interruptible(Effect.tryPromise(() => client.close())).pipe(
@@ -104,8 +160,8 @@ export const make = (
       up = false
       lost = true
       runFork(
-        Effect.logWarning("Redis response cache: connection lost, serving misses until it is back").pipe(
-          Effect.annotateLogs("reason", reasonOf(error))
+        Effect.logWarning(`Redis response cache: connection to ${address} lost, serving misses until it is back`).pipe(
+          Effect.annotateLogs({ address, reason: reasonOf(error) })
         )
       )
     })
@@ -116,18 +172,20 @@ export const make = (
       up = true
       runFork(
         lost
-          ? Effect.logInfo("Redis response cache: connection back")
-          : Effect.logDebug("Redis response cache: connected")
+          ? Effect.logInfo(`Redis response cache: connection to ${address} back`)
+          : Effect.logDebug(`Redis response cache: connected to ${address}`)
       )
     })
 
     // `connect()` settles only once connected (or rejects when closed): its outcome is not awaited.
+    let firstFailure = "timeout"
     const reached = yield* Effect.async<boolean>((resume) => {
       const onChecked = () => {
         detach()
         resume(Effect.succeed(true))
       }
-      const onError = () => {
+      const onError = (error: unknown) => {
+        firstFailure = reasonOf(error)
         detach()
         resume(Effect.succeed(false))
       }
@@ -144,7 +202,9 @@ export const make = (
       Effect.timeoutTo({ duration: connectWait, onTimeout: () => false, onSuccess: (reached) => reached })
     )
     if (!reached) {
-      yield* Effect.logWarning("Redis response cache: Redis not reachable yet, serving misses until it is")
+      yield* Effect.logWarning(
+        `Redis response cache: Redis at ${address} not reachable yet, serving misses until it is`
+      ).pipe(Effect.annotateLogs({ address, reason: firstFailure }))
     }
     return connection
   })

@@ -1,4 +1,3 @@
-import type { ResponseCache } from "@tink-effect/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -26,14 +25,24 @@ export interface Entries {
     scope: string,
     key: string,
     schema: Schema.Schema<A, I>
-  ) => Effect.Effect<ResponseCache.StoreRead<A>>
-  /** Never fails: a failed write is counted, logged, and dropped. */
-  readonly write: ResponseCache.Store["write"]
+  ) => Effect.Effect<Reply.DecodedRead<A>>
+  /**
+   * Never fails: a failed write is counted, logged, and dropped. Succeeds with whether Redis
+   * stored it (`false` too when the scope was no longer at the entry's generation).
+   */
+  readonly write: <A, I>(entry: {
+    readonly scope: string
+    readonly generation: string
+    readonly key: string
+    readonly value: A
+    readonly schema: Schema.Schema<A, I>
+    readonly ttl: Duration.Duration
+  }) => Effect.Effect<boolean>
   /** Moves the scope to a new generation; fails when Redis did not take it (not counted here). */
   readonly bump: (scope: string) => Effect.Effect<void, RedisStoreError>
 }
 
-const miss: ResponseCache.StoreRead<never> = { generation: undefined, value: Option.none() }
+const miss: Reply.DecodedRead<never> = { generation: undefined, value: Option.none(), ttlMs: undefined }
 
 /**
  * A random start for a generation (C10). It only has to differ from the generations a lost key
@@ -47,11 +56,14 @@ export const make = (options: {
   readonly settings: Settings
   readonly server: ServerCheck
   readonly errors: ErrorCount
+  /** Read with `readTracked` (the entry's TTL too), for a store with a near cache. */
+  readonly tracked?: boolean | undefined
 }): Entries => {
   const { connection, errors, server, settings } = options
   const { generationTtlMs, namespace } = settings
   const generationKey = (scope: string) => `${namespace}:gen:{${scope}}`
   const entryPrefix = (scope: string) => `${namespace}:e:{${scope}}:`
+  const readScript = options.tracked === true ? Scripts.readTracked : Scripts.read
 
   /** A command that failed: counted, logged at debug with its operation and reason class only. */
   const failed = (error: RedisStoreError, scope: string) =>
@@ -65,7 +77,7 @@ export const make = (options: {
     })
 
   const read = <A, I>(scope: string, key: string, schema: Schema.Schema<A, I>) =>
-    connection.evalScript("read", Scripts.read, [generationKey(scope)], [
+    connection.evalScript("read", readScript, [generationKey(scope)], [
       entryPrefix(scope),
       key,
       freshGeneration(),
@@ -73,13 +85,13 @@ export const make = (options: {
     ]).pipe(
       Effect.matchEffect({
         onFailure: (error) => Effect.as(failed(error, scope), miss),
-        onSuccess: (reply): Effect.Effect<ResponseCache.StoreRead<A>> => {
+        onSuccess: (reply): Effect.Effect<Reply.DecodedRead<A>> => {
           const result = Reply.decodeRead(reply, schema, server)
           if (!(result instanceof RedisStoreError)) return Effect.succeed(result)
           // A reply we cannot use is a miss. An entry that no longer decodes is replaced by the
           // fresh value, so it keeps its generation.
           const generation = result.operation === "decode" ? (reply as [string])[0] : undefined
-          return Effect.as(failed(result, scope), { generation, value: Option.none() })
+          return Effect.as(failed(result, scope), { generation, value: Option.none(), ttlMs: undefined })
         }
       })
     )
@@ -87,7 +99,7 @@ export const make = (options: {
   const write: Entries["write"] = (entry) =>
     Effect.suspend(() => {
       const ttlMs = Math.floor(Duration.toMillis(entry.ttl))
-      if (ttlMs < 1) return Effect.void
+      if (ttlMs < 1) return Effect.succeed(false)
       return Schema.encode(entry.schema)(entry.value).pipe(
         Effect.flatMap((encoded) => Effect.try(() => JSON.stringify(encoded))),
         Effect.mapError(() => new RedisStoreError({ operation: "encode", cause: "not encodable" })),
@@ -97,8 +109,8 @@ export const make = (options: {
             `${entryPrefix(entry.scope)}${entry.generation}:${entry.key}`
           ], [entry.generation, value, String(ttlMs), generationTtlMs])
         ),
-        Effect.asVoid,
-        Effect.catchAll((error) => failed(error, entry.scope))
+        Effect.map((reply) => reply === 1),
+        Effect.catchAll((error) => Effect.as(failed(error, entry.scope), false))
       )
     })
 

@@ -91,6 +91,29 @@ return { generation, redis.call("GET", ARGV[1] .. generation .. ":" .. ARGV[2]) 
 `)
 
 /**
+ * `read` for a store with a near cache: the same, plus the entry's remaining TTL in ms as a third
+ * element when there is an entry, so the near cache never keeps it longer than Redis does. The
+ * generation key must stay KEYS[1]: for a connection with `CLIENT TRACKING`, Redis 7.0 remembers
+ * the keys a script declares once the script runs a read-only command (the GET of KEYS[1]), not
+ * the keys it derives (checked: a derived entry key is not pushed), so another instance bumping
+ * the generation is pushed to every reader.
+ *
+ * @internal
+ */
+export const readTracked = script(`${current}if not mine then
+  local fresh = prefix .. ARGV[3]
+  redis.call("SET", KEYS[1], fresh, "PX", ARGV[4])
+  return { fresh, false }
+end
+local key = ARGV[1] .. generation .. ":" .. ARGV[2]
+local entry = redis.call("GET", key)
+if not entry then
+  return { generation, false }
+end
+return { generation, entry, redis.call("PTTL", key) }
+`)
+
+/**
  * Stores an entry only if the scope is still at the reader's generation (C6), in the current
  * epoch, and keeps the generation key alive at least as long as the entry. A value read before a
  * rollback is never stored into the rolled-back data set, even under the same generation.

@@ -26,6 +26,8 @@ export interface Settings {
   readonly retrySchedule: Schedule.Schedule<unknown, unknown>
   /** How long the last delivery at close may hold closing up. */
   readonly lastDeliveryWait: Duration.Duration
+  /** The near cache's capacity; `undefined`: no near cache. */
+  readonly nearCapacity: number | undefined
 }
 
 const defaultUrl = "redis://127.0.0.1:6379"
@@ -62,6 +64,15 @@ export const resolve = (options: Options): Effect.Effect<Settings, ConfigError.C
       : options.url
     const problem = RedisUrl.problem(url)
     if (problem !== undefined) return Effect.fail(ConfigError.InvalidData(["url"], `The Redis URL ${problem}`))
+    const nearCapacity = options.nearCache?.capacity
+    if (nearCapacity !== undefined && !(Number.isSafeInteger(nearCapacity) && nearCapacity >= 1)) {
+      return Effect.fail(
+        ConfigError.InvalidData(
+          ["nearCache", "capacity"],
+          "The near cache's capacity must be a whole number of at least 1"
+        )
+      )
+    }
     const invalidationTimeout = Duration.decode(options.invalidationTimeout ?? Duration.seconds(1))
     const generationTtl = options.generationTtl ?? Duration.sum(CachePolicy.longestTtl(), Duration.hours(1))
     return Effect.succeed({
@@ -71,6 +82,7 @@ export const resolve = (options: Options): Effect.Effect<Settings, ConfigError.C
       invalidationBound: bound(invalidationTimeout),
       generationTtlMs: String(Math.max(1, Math.ceil(Duration.toMillis(generationTtl)))),
       retrySchedule: options.retrySchedule ?? defaultSchedule,
-      lastDeliveryWait: Duration.min(Duration.max(invalidationTimeout, lastDeliveryFloor), lastDeliveryCap)
+      lastDeliveryWait: Duration.min(Duration.max(invalidationTimeout, lastDeliveryFloor), lastDeliveryCap),
+      nearCapacity
     })
   })

@@ -50,3 +50,26 @@ const unixProblem = (url: string): string | undefined => {
   }
   return credentialsProblem(username, password)
 }
+
+/**
+ * Where a checked URL points, for logs: `host:port` (node-redis's default port 6379 when none is
+ * given) or `unix:/path/to/socket`. Never the user name, password or database.
+ *
+ * @internal
+ */
+export const address = (url: string): string => {
+  if (/^unix:/i.test(url)) {
+    const path = unixUrl.exec(url)?.[3]
+    try {
+      return path === undefined ? "a unix socket" : `unix:${decodeURIComponent(path)}`
+    } catch {
+      return "a unix socket"
+    }
+  }
+  try {
+    const parsed = new URL(url)
+    return `${parsed.hostname}:${parsed.port === "" ? "6379" : parsed.port}`
+  } catch {
+    return "an unparsable address"
+  }
+}

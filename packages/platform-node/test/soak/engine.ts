@@ -7,9 +7,10 @@
  */
 import { HttpClient } from "@effect/platform"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { TinkClient, TinkConfig, type TinkError, TinkUser } from "@tink-effect/core"
-import { ResponseCache, SandboxServer } from "@tink-effect/platform-node"
+import { ResponseCache, TinkClient, type TinkError, TinkUser } from "@tink-effect/core"
+import { RedisResponseStore } from "@tink-effect/platform-node"
 import { Sandbox } from "@tink-effect/sandbox"
+import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
 import { Users } from "@tink-effect/users"
 import {
   Cause,
@@ -30,6 +31,10 @@ import { Oracle, type Outcome } from "../reliability/utils/oracle.js"
 import { dropNamespace } from "../reliability/utils/worlds.js"
 import * as Redis from "../utils/redis.js"
 
+/** The sandbox's ids as the operations take them (branded where the API brands them). */
+const asCredentialId = (id: string) => id as Parameters<typeof Users.getCredential>[0]
+const asUserId = (id: string) => id as Parameters<typeof Users.deleteUser>[0]
+
 export interface Options {
   readonly instances: number
   readonly users: number
@@ -38,8 +43,17 @@ export interface Options {
   readonly concurrency: number
   /** Switch faults on at random. */
   readonly faults: boolean
-  /** Also fault the link to Redis (pause, slow, cut). */
+  /**
+   * Also fault one instance's link to Redis at a time (pause, slow past the bound, cut): that
+   * instance's reads then have no generation while the other instance keeps mutating.
+   */
   readonly redisFaults: boolean
+  /**
+   * Share of reads and mutations made through a session naming one user with another user's
+   * token (default 0.04). Such a mutation must change nobody (the token's owner is not the user
+   * named), and `deleteUser` through it must delete the user named only.
+   */
+  readonly mismatched?: number | undefined
   /** A seed for the operation mix (faults and timing are live). */
   readonly seed: number
   readonly onProgress?: ((done: number) => void) | undefined
@@ -56,12 +70,18 @@ export interface Report {
   readonly retries: number
   readonly upstreamRequests: number
   readonly staleReads: number
+  /** Reads through an instance whose link to Redis was faulted meanwhile (reads without a generation). */
+  readonly degradedReads: number
   /**
-   * Stale reads whose missed mutation was made through another instance while the link to Redis
-   * was faulted or within a second after: the window in which an invalidation that timed out is
-   * only pending (see RELIABILITY.md, finding 1). The rest must be 0 whatever the faults.
+   * Mutations made while their instance's link to Redis was faulted (or within 1.5 s after, while
+   * it reconnects): their invalidation may be pending there (C9), so their marks bind reads
+   * through that instance only.
    */
-  readonly staleReadsInRedisFaultWindow: number
+  readonly pendingMutations: number
+  /** Operations through a session naming one user with another user's token. */
+  readonly mismatchedOperations: number
+  /** Mismatched-session mutations that changed a user other than the one named: must be 0. */
+  readonly wrongUserChanged: number
   readonly crossUserReads: number
   readonly defects: number
   readonly reads: number
@@ -148,7 +168,9 @@ export const run = (options: Options): Effect.Effect<Report> =>
     const server = Context.get(context, SandboxServer.SandboxServer)
     const sandbox = Context.get(context, Sandbox.Sandbox)
     const tinkProxy = yield* FaultProxy.make({ host: "127.0.0.1", port: server.port })
-    const redisProxy = yield* FaultProxy.make(Redis.redisTarget)
+    // One link per instance, so one instance can lose Redis while the other keeps mutating.
+    const redisProxies: Array<FaultProxy.FaultProxy> = []
+    for (let i = 0; i < options.instances; i++) redisProxies.push(yield* FaultProxy.make(Redis.redisTarget))
     const namespace = Redis.namespace()
     yield* Effect.addFinalizer(() => dropNamespace(admin, namespace))
 
@@ -169,25 +191,25 @@ export const run = (options: Options): Effect.Effect<Report> =>
     for (let i = 0; i < options.instances; i++) {
       instances.push(
         yield* Layer.build(
-          TinkClient.layer.pipe(
+          TinkClient.layer({
+            clientId: "sandbox-client",
+            clientSecret: Redacted.make("sandbox-secret"),
+            baseUrl: `http://127.0.0.1:${tinkProxy.port}`,
+            maxRetries: 2,
+            retryBaseDelay: "20 millis",
+            maxRetryDelay: "1 second",
+            requestTimeout: "2 seconds"
+          }).pipe(
+            Layer.orDie,
             Layer.provideMerge(
               Layer.mergeAll(
-                TinkConfig.layer({
-                  clientId: "sandbox-client",
-                  clientSecret: Redacted.make("sandbox-secret"),
-                  baseUrl: `http://127.0.0.1:${tinkProxy.port}`,
-                  maxRetries: 2,
-                  retryBaseDelay: "20 millis",
-                  maxRetryDelay: "1 second",
-                  requestTimeout: "2 seconds"
-                }),
-                ResponseCache.layerRedis({
-                  url: `redis://127.0.0.1:${redisProxy.port}`,
+                Layer.orDie(RedisResponseStore.layer({
+                  url: `redis://127.0.0.1:${redisProxies[i]!.port}`,
                   namespace,
                   timeout: "50 millis",
                   generationTtl: "5 minutes",
                   retrySchedule: Schedule.spaced("20 millis")
-                }),
+                })),
                 Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, counted)).pipe(
                   Layer.provide(NodeHttpClient.layerUndici)
                 )
@@ -247,11 +269,19 @@ export const run = (options: Options): Effect.Effect<Report> =>
     let createUserAmbiguous = 0
     let done = 0
     let opNumber = 0
-    /** The last successful mutation of each user: through which instance, and whether Redis was faulted. */
-    const lastMutation = new Map<number, { readonly instance: number; readonly redisFaulted: boolean }>()
-    let redisFaultedUntil = 0
-    const redisFaulted = () => Date.now() <= redisFaultedUntil
-    let staleInWindow = 0
+    /** Per instance: until when its link to Redis counts as faulted (Infinity during an episode), and episodes so far. */
+    const faultedUntil = Array.from({ length: options.instances }, () => 0)
+    const episodesOf = Array.from({ length: options.instances }, () => 0)
+    const faulted = (instance: number) => Date.now() <= faultedUntil[instance]!
+    let degradedReads = 0
+    let pendingMutations = 0
+    let mismatchedOperations = 0
+    let wrongUserChanged = 0
+    /** Users some deleteUser named: only they may disappear. */
+    const deleteUserAttempted = new Set<string>()
+    /** Per oracle user: the last mutation that returned successfully, to explain a stale read. */
+    const lastMutation = new Map<number, string>()
+    const mismatchedShare = options.mismatched ?? 0.04
     const bump = (record: Record<string, number>, key: string) => {
       record[key] = (record[key] ?? 0) + 1
     }
@@ -275,8 +305,21 @@ export const run = (options: Options): Effect.Effect<Report> =>
       const instance = instances[instanceIndex]!
       const roll = random()
       const credentialId = slot.credentials[Math.floor(random() * slot.credentials.length)]!
+      // A session naming this slot's user with another slot's token (finding 4 of issue 10).
+      const otherIndex = random() < mismatchedShare && slots.length > 1 && slot.withUserId
+        ? (slotIndex + 1 + Math.floor(random() * (slots.length - 1))) % slots.length
+        : undefined
+      const other = otherIndex === undefined ? undefined : slots[otherIndex]!
+      const session = other === undefined
+        ? slot.session
+        : yield* TinkUser.make({ userId: slot.userId, accessToken: other.session.accessToken })
+      // Through a mismatched session the credential is the token owner's: the one it could reach.
+      const target = other ?? slot
+      const targetCredential = other === undefined
+        ? credentialId
+        : other.credentials[Math.floor(random() * other.credentials.length)]!
       const asUser = <A>(effect: Effect.Effect<A, TinkError.TinkError, TinkClient.TinkClient | TinkUser.TinkUser>) =>
-        effect.pipe(Effect.provideService(TinkUser.TinkUser, slot.session), Effect.provide(instance))
+        effect.pipe(Effect.provideService(TinkUser.TinkUser, session), Effect.provide(instance))
       const kind = roll < 0.45
         ? "list"
         : roll < 0.75
@@ -293,30 +336,33 @@ export const run = (options: Options): Effect.Effect<Report> =>
       bump(byOperation, kind)
       const withOp = <A, E>(effect: Effect.Effect<A, E>) => Effect.locally(effect, currentOp, op)
 
+      if (kind !== "createUser" && other !== undefined) mismatchedOperations++
       if (kind === "list" || kind === "get") {
         reads++
+        const episodes = episodesOf[instanceIndex]!
+        const degraded = faulted(instanceIndex)
+        // Tink answers for the token: a read returns (or must not return) the token owner's data.
         const ticket = oracle.readStarted(
-          slot.user,
-          kind === "list" ? { _tag: "list" } : { _tag: "get", credentialId }
+          target.user,
+          kind === "list" ? { _tag: "list" } : { _tag: "get", credentialId: targetCredential },
+          { session: `${slot.user} ${target.user}`, touches: [slot.user], instance: instanceIndex }
         )
         const exit = yield* Effect.exit(withOp(asUser(
           kind === "list"
             ? Users.listCredentials()
-            : Effect.map(Users.getCredential(credentialId), (credential) => [credential])
+            : Effect.map(Users.getCredential(asCredentialId(targetCredential)), (credential) => [credential])
         )))
-        bump(outcomes, `${kind} ${tagOf(exit)}`)
+        if (degraded || faulted(instanceIndex) || episodesOf[instanceIndex] !== episodes) degradedReads++
+        bump(outcomes, `${kind}${other === undefined ? "" : " (mismatched)"} ${tagOf(exit)}`)
         const verdict = oracle.readReturned(ticket, Exit.isSuccess(exit) ? exit.value : undefined)
         if (Exit.isSuccess(exit)) checkedReads++
         if (verdict.stale !== undefined) {
           staleReads++
-          const missed = lastMutation.get(slot.user)
-          const inWindow = missed !== undefined && missed.instance !== instanceIndex &&
-            (missed.redisFaulted || redisFaulted())
-          if (inWindow) staleInWindow++
           note(
-            `STALE #${op} through instance ${instanceIndex}, after a mutation through instance ${
-              missed?.instance ?? "?"
-            }${inWindow ? " in a Redis fault window" : ""}: ${verdict.stale}`
+            `at ${Date.now()} STALE #${op} ${kind}${
+              other === undefined ? "" : " (mismatched session)"
+            } through instance ${instanceIndex}${degraded ? " (its Redis link faulted)" : ""}: ${verdict.stale}; ` +
+              `last mutation of that user: ${lastMutation.get(target.user) ?? "?"}`
           )
         }
         if (verdict.crossUser !== undefined) {
@@ -336,41 +382,75 @@ export const run = (options: Options): Effect.Effect<Report> =>
         bump(outcomes, `createUser ${tagOf(exit)}`)
         return
       }
+      const episodes = episodesOf[instanceIndex]!
+      const degraded = faulted(instanceIndex)
+      const startedAt = Date.now()
+      // Whose data Tink would change: the credential's owner, or for deleteUser the user named.
+      const changed = kind === "deleteUser" ? slot : target
       const ticket = oracle.mutationStarted(
-        slot.user,
+        changed.user,
         kind,
-        kind === "deleteUser" ? undefined : credentialId,
-        yield* Clock.currentTimeMillis
+        kind === "deleteUser" ? undefined : targetCredential,
+        yield* Clock.currentTimeMillis,
+        other === undefined ? [] : [slot.user, other.user]
       )
       const exit = yield* Effect.exit(withOp(asUser(
         kind === "refresh"
-          ? Users.refreshCredential(credentialId)
+          ? Users.refreshCredential(asCredentialId(targetCredential))
           : kind === "delete"
-          ? Users.deleteCredential(credentialId)
-          : Users.deleteUser(slot.userId)
+          ? Users.deleteCredential(asCredentialId(targetCredential))
+          : Users.deleteUser(asUserId(slot.userId))
       )))
+      // Pending (C9) also without a fault: a mutation slower than the 1 s invalidation bound may
+      // have had its invalidation time out on a loaded machine.
+      const pending = degraded || faulted(instanceIndex) || episodesOf[instanceIndex] !== episodes ||
+        Date.now() - startedAt >= 900
+      if (pending) pendingMutations++
       const failure = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
       const outcome: Outcome = Exit.isSuccess(exit)
         ? "success"
         : failure !== undefined && definite(failure)
         ? "rejected"
         : "ambiguous"
-      oracle.mutationReturned(ticket, outcome)
+      oracle.mutationReturned(ticket, outcome, pending ? instanceIndex : undefined)
       if (outcome === "success") {
-        lastMutation.set(slot.user, { instance: instanceIndex, redisFaulted: redisFaulted() })
+        lastMutation.set(
+          changed.user,
+          `#${op} ${kind} through instance ${instanceIndex}, ${Date.now() - startedAt} ms, ${
+            pending ? "possibly pending" : "delivered"
+          }, returned at ${Date.now()}`
+        )
       }
-      bump(outcomes, `${kind} ${tagOf(exit)}`)
+      bump(outcomes, `${kind}${other === undefined ? "" : " (mismatched)"} ${tagOf(exit)}`)
+      if (other !== undefined && kind !== "deleteUser" && outcome === "success") {
+        wrongUserChanged++
+        note(
+          `WRONG USER #${op}: ${kind} of user ${other.userId}'s credential through a session naming ${slot.userId} succeeded`
+        )
+      }
+      if (
+        other !== undefined && kind === "deleteUser" && slots[otherIndex!] === other &&
+        !(yield* sandbox.userExists(other.userId)) && !deleteUserAttempted.has(other.userId)
+      ) {
+        wrongUserChanged++
+        note(
+          `WRONG USER #${op}: deleteUser(${slot.userId}) through a session holding ${other.userId}'s token deleted ${other.userId}`
+        )
+      }
+      if (kind === "deleteUser") deleteUserAttempted.add(slot.userId)
       // Whatever the outcome, Tink may have done it (an answer lost after processing): look at
       // Tink's state to keep the workload meaningful, behind the client's back.
-      if (kind === "delete" && !(yield* sandbox.credentials(slot.userId)).some((c) => c.id === credentialId)) {
+      if (
+        kind === "delete" && !(yield* sandbox.credentials(target.userId)).some((c) => c.id === targetCredential)
+      ) {
         // The user may have been deleted meanwhile: seeding for a missing user dies, by design.
-        const fresh = yield* sandbox.addCredential(slot.userId).pipe(
+        const fresh = yield* sandbox.addCredential(target.userId).pipe(
           Effect.map(Option.some),
           Effect.catchAllDefect(() => Effect.succeed(Option.none()))
         )
         if (Option.isSome(fresh)) {
-          oracle.addCredential(slot.user, fresh.value.id)
-          slot.credentials = [...slot.credentials.filter((id) => id !== credentialId), fresh.value.id]
+          oracle.addCredential(target.user, fresh.value.id)
+          target.credentials = [...target.credentials.filter((id) => id !== targetCredential), fresh.value.id]
         }
       }
       if (kind === "deleteUser" && slots[slotIndex] === slot && !(yield* sandbox.userExists(slot.userId))) {
@@ -405,17 +485,21 @@ export const run = (options: Options): Effect.Effect<Report> =>
           yield* Effect.sleep(Duration.millis(Duration.toMillis(length) / 4))
           yield* tinkProxy.set({ _tag: "open" })
         } else {
+          const target = Math.floor(random() * instances.length)
           const mode: FaultProxy.Mode = random() < 0.4
             ? { _tag: "pause" }
             : random() < 0.6
             ? { _tag: "latency", millis: 150 }
             : { _tag: "cut" }
-          bump(faultEpisodes, `Redis: ${mode._tag}`)
-          redisFaultedUntil = Number.POSITIVE_INFINITY
-          yield* redisProxy.set(mode)
+          bump(faultEpisodes, `Redis link of one instance: ${mode._tag}`)
+          faultedUntil[target] = Number.POSITIVE_INFINITY
+          episodesOf[target]!++
+          yield* redisProxies[target]!.set(mode)
           yield* Effect.sleep(length)
-          yield* redisProxy.set({ _tag: "open" })
-          redisFaultedUntil = Date.now() + 1000
+          yield* redisProxies[target]!.set({ _tag: "open" })
+          // node-redis reconnects after a cut with a backoff of up to 1 s (more on a loaded machine).
+          faultedUntil[target] = Date.now() + 3000
+          episodesOf[target]!++
         }
       }
     })
@@ -438,7 +522,7 @@ export const run = (options: Options): Effect.Effect<Report> =>
     if (faulting !== undefined) yield* Fiber.interrupt(faulting)
     yield* sandbox.clearFaults
     yield* tinkProxy.set({ _tag: "open" })
-    yield* redisProxy.set({ _tag: "open" })
+    for (const proxy of redisProxies) yield* proxy.set({ _tag: "open" })
     // Let pending invalidations reach Redis before the instances close.
     yield* Effect.sleep("300 millis")
     yield* sample
@@ -457,7 +541,8 @@ export const run = (options: Options): Effect.Effect<Report> =>
       cache.storeErrors += stats.storeErrors
     }
     const faultsByKind = yield* sandbox.faultsInjected
-    const proxyResets = (yield* tinkProxy.resets) + (yield* redisProxy.resets)
+    let proxyResets = yield* tinkProxy.resets
+    for (const proxy of redisProxies) proxyResets += yield* proxy.resets
     const usersCreatedByApi = yield* sandbox.usersCreated
     return {
       operations: done,
@@ -470,7 +555,10 @@ export const run = (options: Options): Effect.Effect<Report> =>
       retries,
       upstreamRequests,
       staleReads,
-      staleReadsInRedisFaultWindow: staleInWindow,
+      degradedReads,
+      pendingMutations,
+      mismatchedOperations,
+      wrongUserChanged,
       crossUserReads,
       defects,
       reads,

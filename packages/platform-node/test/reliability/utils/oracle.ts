@@ -3,18 +3,26 @@
  *
  * It never predicts what a read returns (overlapping reads and mutations may see either state);
  * it only knows what a read must NOT return:
- * - another user's data (C8): every credential belongs to the session's user;
- * - data older than a mutation that returned before the read started (C5): each mutation that
- *   succeeded leaves a mark that every later read must show. The marks are monotone, so a
- *   correct implementation can never fail them:
+ * - data of anyone but the user whose token made the read (C8): Tink answers for the token, so a
+ *   session naming user A with user B's token reads B's data, never A's nor a third user's;
+ * - data older than a mutation that returned before the read started (C5), whatever session or
+ *   instance made the mutation: each mutation that succeeded leaves a mark on the user whose data
+ *   Tink changed, and every later read of that user's data must show it. The marks are monotone,
+ *   so a correct implementation can never fail them:
  *   - a deleted credential is absent from lists, and getting it is not a success;
  *   - a refreshed credential has `statusUpdated` at or after the refresh began (Tink stamps the
  *     start of a refresh, and later steps only move it forward);
- *   - a deleted user's session reads nothing.
+ *   - a deleted user's token reads nothing.
  *
- * It also knows when a read must be a cache hit: after a successful read of the same user and
- * key has returned, with no mutation of that user in flight since that read started (C5, C7:
- * the earlier read stored its answer in the shared store before returning).
+ * A mark can be local to one instance: a mutation made while that instance could not reach the
+ * shared store is, by C9, applied there at once and delivered to the others later. Its mark then
+ * binds reads through that instance only, until `deliver(instance)` (the instance closed, which
+ * must deliver what is pending) makes it bind everyone.
+ *
+ * It also knows when a read must be a cache hit: after a successful read through the same session
+ * (named user and token) and key has returned, with no mutation touching either user in flight
+ * since that read started (C5, C7: the earlier read stored its answer in the shared store before
+ * returning).
  */
 
 /** The part of a credential the oracle looks at. */
@@ -28,25 +36,29 @@ export type ReadKey = { readonly _tag: "list" } | { readonly _tag: "get"; readon
 
 const keyText = (key: ReadKey): string => key._tag === "list" ? "list" : `get ${key.credentialId}`
 
+/** Where a mark binds: every instance, or only these. */
+type Reach = "all" | Set<number>
+
+const binds = (reach: Reach | undefined, instance: number | undefined): boolean =>
+  reach !== undefined && (reach === "all" || (instance !== undefined && reach.has(instance)))
+
 interface UserState {
   readonly userId: string
   readonly credentialIds: Set<string>
-  /** Marks of mutations that returned successfully. */
-  readonly deleted: Set<string>
-  /** Per credential: the latest lower bound for `statusUpdated` set by a returned refresh. */
-  readonly refreshedAt: Map<string, number>
-  userDeleted: boolean
+  /** Marks of mutations that returned successfully, with where they bind. */
+  readonly deleted: Map<string, Reach>
+  /** Per credential: lower bounds for `statusUpdated` set by returned refreshes. */
+  readonly refreshedAt: Map<string, Array<{ readonly since: number; readonly reach: Reach }>>
+  userDeleted: Reach | undefined
   /** Refreshes in flight per credential: their start times. */
   readonly refreshing: Map<string, Array<number>>
   mutationsInFlight: number
-  /** Sequence number of the last mutation start (for hit expectations). */
+  /** Sequence number of the last start of a mutation touching this user (for hit expectations). */
   lastMutationStart: number
   mutationsStarted: number
   /** Mutations that returned and moved the user's generation (success or ambiguous failure). */
   invalidatingReturned: number
-  /** Per key: start sequence of the latest successful read that began with no mutation in flight. */
-  readonly cleanSuccess: Map<string, number>
-  /** Sequence numbers of every mutation start, ascending. */
+  /** Sequence numbers of every start of a mutation touching this user, ascending. */
   readonly mutationStarts: Array<number>
 }
 
@@ -58,9 +70,11 @@ export interface ReadTicket {
   readonly refreshedAt: ReadonlyMap<string, number>
   readonly userDeleted: boolean
   readonly clean: boolean
-  /** A clean successful read of the same key that ended before this one started. */
+  /** A clean successful read of the same session and key that ended before this one started. */
   readonly candidate: number | undefined
   readonly generationLow: number
+  readonly session: string
+  readonly touches: ReadonlyArray<number>
 }
 
 export interface MutationTicket {
@@ -70,6 +84,7 @@ export interface MutationTicket {
   /** For a refresh: the lower bound its mark sets (the earliest refresh of it in flight). */
   readonly since: number
   readonly startTime: number
+  readonly touches: ReadonlyArray<number>
 }
 
 export type Outcome = "success" | "rejected" | "ambiguous"
@@ -86,9 +101,30 @@ export interface Verdict {
   readonly endSeq: number
 }
 
+/** In `touches`: every mutation, whoever it changes (what a session without a user id may depend on). */
+export const everyone = -1
+
+const freshState = (userId: string): UserState => ({
+  userId,
+  credentialIds: new Set(),
+  deleted: new Map(),
+  refreshedAt: new Map(),
+  userDeleted: undefined,
+  refreshing: new Map(),
+  mutationsInFlight: 0,
+  lastMutationStart: -1,
+  mutationsStarted: 0,
+  invalidatingReturned: 0,
+  mutationStarts: []
+})
+
 export class Oracle {
   private seq = 0
   private readonly users: Array<UserState>
+  private readonly all: UserState = freshState("(everyone)")
+  /** Per session (named user and token) and key: start sequence of the latest clean successful read. */
+  private readonly cleanSuccess = new Map<string, number>()
+  private readonly owners = new Map<string, number>()
 
   constructor(users: ReadonlyArray<{ readonly userId: string; readonly credentialIds: Iterable<string> }>) {
     this.users = []
@@ -103,64 +139,98 @@ export class Oracle {
     return this.users[user]!.userId
   }
 
+  /** The user a credential belongs to, by the model's seeding. */
+  ownerOf(credentialId: string): number | undefined {
+    return this.owners.get(credentialId)
+  }
+
   /** A user added after the start (the soak replaces deleted users); returns its index. */
   addUser(userId: string, credentialIds: Iterable<string>): number {
-    this.users.push({
-      userId,
-      credentialIds: new Set(credentialIds),
-      deleted: new Set(),
-      refreshedAt: new Map(),
-      userDeleted: false,
-      refreshing: new Map(),
-      mutationsInFlight: 0,
-      lastMutationStart: -1,
-      mutationsStarted: 0,
-      invalidatingReturned: 0,
-      cleanSuccess: new Map(),
-      mutationStarts: []
-    })
-    return this.users.length - 1
+    this.users.push(freshState(userId))
+    const user = this.users.length - 1
+    for (const id of credentialIds) this.addCredential(user, id)
+    return user
   }
 
   /** A credential seeded for the user after the start (the soak replaces deleted ones). */
   addCredential(user: number, credentialId: string): void {
     this.users[user]!.credentialIds.add(credentialId)
+    this.owners.set(credentialId, user)
   }
 
+  /** Whether a mutation that returned deleted the credential, as everyone must see it. */
   isDeleted(user: number, credentialId: string): boolean {
-    return this.users[user]!.deleted.has(credentialId)
+    return this.users[user]!.deleted.get(credentialId) === "all"
   }
 
   isUserDeleted(user: number): boolean {
-    return this.users[user]!.userDeleted
+    return this.users[user]!.userDeleted === "all"
   }
 
-  /** Whether a mutation of the user started strictly between two sequence numbers. */
+  private state(user: number): UserState {
+    return user === everyone ? this.all : this.users[user]!
+  }
+
+  /** Whether a mutation touching the user (or, for `everyone`, any) started strictly between two sequence numbers. */
   mutationStartedBetween(user: number, from: number, to: number): boolean {
-    return this.users[user]!.mutationStarts.some((seq) => seq > from && seq < to)
+    return this.state(user).mutationStarts.some((seq) => seq > from && seq < to)
   }
 
-  readStarted(user: number, key: ReadKey): ReadTicket {
+  /**
+   * A read of `user`'s data: `user` is the owner of the token that makes it. `session` names the
+   * session (default: the user's own); `touches` are further users whose mutations may move the
+   * session's scope (the user a mismatched session names; `everyone` for a session without a
+   * user id, which may depend on every mutation); `instance` is where it runs.
+   */
+  readStarted(
+    user: number,
+    key: ReadKey,
+    options: {
+      readonly session?: string | undefined
+      readonly touches?: ReadonlyArray<number> | undefined
+      readonly instance?: number | undefined
+    } = {}
+  ): ReadTicket {
     const state = this.users[user]!
+    const touches = [user, ...(options.touches ?? []).filter((other) => other !== user)]
+    const session = options.session ?? String(user)
+    const deleted = new Set<string>()
+    for (const [id, reach] of state.deleted) if (binds(reach, options.instance)) deleted.add(id)
+    const refreshedAt = new Map<string, number>()
+    for (const [id, marks] of state.refreshedAt) {
+      for (const mark of marks) {
+        if (binds(mark.reach, options.instance)) refreshedAt.set(id, Math.max(refreshedAt.get(id) ?? 0, mark.since))
+      }
+    }
     return {
       user,
       key,
       startSeq: ++this.seq,
-      deleted: new Set(state.deleted),
-      refreshedAt: new Map(state.refreshedAt),
-      userDeleted: state.userDeleted,
-      clean: state.mutationsInFlight === 0,
-      candidate: state.cleanSuccess.get(keyText(key)),
-      generationLow: state.invalidatingReturned
+      deleted,
+      refreshedAt,
+      userDeleted: binds(state.userDeleted, options.instance),
+      clean: touches.every((u) => this.state(u).mutationsInFlight === 0),
+      candidate: this.cleanSuccess.get(`${session} ${keyText(key)}`),
+      generationLow: touches.reduce((sum, u) => sum + this.state(u).invalidatingReturned, 0),
+      session,
+      touches
     }
   }
 
-  /** Checks a read's answer (`undefined` when it failed) against the marks seen at its start. */
-  readReturned(ticket: ReadTicket, answer: ReadonlyArray<Observed> | undefined): Verdict {
+  /**
+   * Checks a read's answer (`undefined` when it failed) against the marks seen at its start.
+   * `stored: false`: the read could not have stored its answer (its store failed), so it does
+   * not make later reads due to be hits.
+   */
+  readReturned(ticket: ReadTicket, answer: ReadonlyArray<Observed> | undefined, stored = true): Verdict {
     const state = this.users[ticket.user]!
     const endSeq = ++this.seq
-    const expectHit = ticket.candidate !== undefined && state.lastMutationStart < ticket.candidate
-    const generations = [ticket.generationLow, state.mutationsStarted] as const
+    const expectHit = ticket.candidate !== undefined &&
+      ticket.touches.every((u) => this.state(u).lastMutationStart < ticket.candidate!)
+    const generations = [
+      ticket.generationLow,
+      ticket.touches.reduce((sum, u) => sum + this.state(u).mutationsStarted, 0)
+    ] as const
     if (answer === undefined) return { expectHit, generations, endSeq }
     let crossUser: string | undefined
     let stale: string | undefined
@@ -170,9 +240,9 @@ export class Oracle {
         (credential.userId !== undefined && credential.userId !== state.userId) ||
         !state.credentialIds.has(credential.id)
       ) {
-        crossUser ??= `${keyText(ticket.key)} for user ${state.userId} returned credential ${credential.id} of user ${
-          credential.userId ?? "?"
-        }`
+        crossUser ??= `${
+          keyText(ticket.key)
+        } with user ${state.userId}'s token returned credential ${credential.id} of user ${credential.userId ?? "?"}`
       }
       if (ticket.key._tag === "get" && credential.id !== ticket.key.credentialId) {
         crossUser ??= `get ${ticket.key.credentialId} returned credential ${credential.id}`
@@ -187,25 +257,36 @@ export class Oracle {
         }, older than a refresh that began at ${since} and returned before the read started`
       }
     }
-    if (crossUser === undefined && stale === undefined && ticket.clean) {
-      const text = keyText(ticket.key)
-      const previous = state.cleanSuccess.get(text)
-      if (previous === undefined || previous < ticket.startSeq) state.cleanSuccess.set(text, ticket.startSeq)
+    if (crossUser === undefined && stale === undefined && ticket.clean && stored) {
+      const text = `${ticket.session} ${keyText(ticket.key)}`
+      const previous = this.cleanSuccess.get(text)
+      if (previous === undefined || previous < ticket.startSeq) this.cleanSuccess.set(text, ticket.startSeq)
     }
     return { stale, crossUser, expectHit, generations, endSeq }
   }
 
+  /**
+   * A mutation of `user`'s data at Tink (for a credential, its owner; for `deleteUser`, the user
+   * named). `touches` are further users whose scopes it may move (the user a mismatched session
+   * names, or the token's owner).
+   */
   mutationStarted(
     user: number,
     op: MutationTicket["op"],
     credentialId: string | undefined,
-    now: number
+    now: number,
+    touchesOthers: ReadonlyArray<number> = []
   ): MutationTicket {
+    const touches = [user, everyone, ...touchesOthers.filter((other) => other !== user && other !== everyone)]
+    const seq = ++this.seq
+    for (const u of touches) {
+      const touched = this.state(u)
+      touched.mutationsInFlight++
+      touched.mutationsStarted++
+      touched.lastMutationStart = seq
+      touched.mutationStarts.push(seq)
+    }
     const state = this.users[user]!
-    state.mutationsInFlight++
-    state.mutationsStarted++
-    state.lastMutationStart = ++this.seq
-    state.mutationStarts.push(state.lastMutationStart)
     let since = now
     if (op === "refresh" && credentialId !== undefined) {
       const running = state.refreshing.get(credentialId) ?? []
@@ -214,32 +295,138 @@ export class Oracle {
       running.push(now)
       state.refreshing.set(credentialId, running)
     }
-    return { user, op, credentialId, since, startTime: now }
+    return { user, op, credentialId, since, startTime: now, touches }
   }
 
-  mutationReturned(ticket: MutationTicket, outcome: Outcome): void {
+  /**
+   * `localTo`: the mutation's invalidation may be pending in that instance (its link to the shared
+   * store failed meanwhile): its mark binds reads through that instance only, until `deliver`.
+   */
+  mutationReturned(ticket: MutationTicket, outcome: Outcome, localTo?: number): void {
     const state = this.users[ticket.user]!
     ++this.seq
-    state.mutationsInFlight--
+    for (const u of ticket.touches) {
+      const touched = this.state(u)
+      touched.mutationsInFlight--
+      if (outcome !== "rejected") touched.invalidatingReturned++
+    }
     if (ticket.op === "refresh" && ticket.credentialId !== undefined) {
       const running = state.refreshing.get(ticket.credentialId) ?? []
       running.splice(running.indexOf(ticket.startTime), 1)
       if (running.length === 0) state.refreshing.delete(ticket.credentialId)
     }
-    if (outcome !== "rejected") state.invalidatingReturned++
     if (outcome !== "success") return
+    const reach = (previous: Reach | undefined): Reach => {
+      if (localTo === undefined || previous === "all") return "all"
+      return new Set([...(previous ?? []), localTo])
+    }
     switch (ticket.op) {
       case "delete":
-        state.deleted.add(ticket.credentialId!)
+        state.deleted.set(ticket.credentialId!, reach(state.deleted.get(ticket.credentialId!)))
         return
       case "refresh": {
-        const previous = state.refreshedAt.get(ticket.credentialId!)
-        if (previous === undefined || previous < ticket.since) state.refreshedAt.set(ticket.credentialId!, ticket.since)
+        const marks = state.refreshedAt.get(ticket.credentialId!) ?? []
+        marks.push({ since: ticket.since, reach: reach(undefined) })
+        state.refreshedAt.set(ticket.credentialId!, marks)
         return
       }
       case "deleteUser":
-        state.userDeleted = true
+        state.userDeleted = reach(state.userDeleted)
         return
     }
+  }
+
+  /** The instance closed: what it held pending must now have reached every instance. */
+  deliver(instance: number): void {
+    const promote = (reach: Reach): Reach => reach !== "all" && reach.has(instance) ? "all" : reach
+    for (const state of this.users) {
+      for (const [id, reach] of state.deleted) state.deleted.set(id, promote(reach))
+      for (const marks of state.refreshedAt.values()) {
+        for (const [i, mark] of marks.entries()) marks[i] = { since: mark.since, reach: promote(mark.reach) }
+      }
+      if (state.userDeleted !== undefined) state.userDeleted = promote(state.userDeleted)
+    }
+  }
+}
+
+/**
+ * What Tink must look like after a run: a user is gone only if a `deleteUser` named it (finding
+ * 4: `deleteUser(A)` with a session holding B's token in context must delete A, never B), and a
+ * credential is gone or refreshed only if a mutation through a session naming its owner asked for
+ * it. With `tokenMayAct`, a credential mutation may also act on the credentials of the token's
+ * owner (Tink acts for the token; the caller asked for that very credential with that token).
+ */
+export class TinkLedger {
+  private readonly allowed = new Map<string, { deleteUser: boolean; credentials: Set<string> }>()
+  private readonly attempts = new Map<string, Array<string>>()
+
+  constructor(
+    private readonly seeded: ReadonlyArray<{
+      readonly userId: string
+      readonly credentials: ReadonlyArray<{ readonly id: string; readonly statusUpdated: number | null }>
+    }>,
+    private readonly tokenMayAct: boolean
+  ) {
+    for (const user of seeded) this.allowed.set(user.userId, { deleteUser: false, credentials: new Set() })
+  }
+
+  /** A mutation is about to be sent through a session naming `namedUserId` with `tokenUserId`'s token. */
+  attempt(
+    namedUserId: string,
+    tokenUserId: string,
+    op: "delete" | "refresh" | "deleteUser",
+    credentialId: string | undefined,
+    label: string
+  ) {
+    const allowed = this.allowed.get(namedUserId)
+    if (allowed !== undefined) {
+      if (op === "deleteUser") allowed.deleteUser = true
+      else if (credentialId !== undefined) allowed.credentials.add(credentialId)
+    }
+    const byToken = this.allowed.get(tokenUserId)
+    if (this.tokenMayAct && byToken !== undefined && op !== "deleteUser" && credentialId !== undefined) {
+      byToken.credentials.add(credentialId)
+    }
+    const key = credentialId ?? namedUserId
+    this.attempts.set(key, [...(this.attempts.get(key) ?? []), label])
+  }
+
+  /** Compares Tink's state with what the mutations asked for; returns the violations. */
+  check(tink: {
+    readonly exists: (userId: string) => boolean
+    readonly credentials: (
+      userId: string
+    ) => ReadonlyArray<{ readonly id: string; readonly statusUpdated: number | null }>
+  }): Array<string> {
+    const violations: Array<string> = []
+    const who = (key: string) => `(mutations: ${(this.attempts.get(key) ?? []).join("; ") || "none"})`
+    for (const user of this.seeded) {
+      const allowed = this.allowed.get(user.userId)!
+      if (!tink.exists(user.userId)) {
+        if (!allowed.deleteUser) {
+          violations.push(`TINK: user ${user.userId} was deleted, though no deleteUser named it ${who(user.userId)}`)
+        }
+        continue
+      }
+      const now = new Map(tink.credentials(user.userId).map((credential) => [credential.id, credential]))
+      for (const credential of user.credentials) {
+        if (allowed.credentials.has(credential.id)) continue
+        const current = now.get(credential.id)
+        if (current === undefined) {
+          violations.push(
+            `TINK: credential ${credential.id} of user ${user.userId} was deleted by no session naming that user ${
+              who(credential.id)
+            }`
+          )
+        } else if (current.statusUpdated !== credential.statusUpdated) {
+          violations.push(
+            `TINK: credential ${credential.id} of user ${user.userId} was refreshed by no session naming that user ${
+              who(credential.id)
+            }`
+          )
+        }
+      }
+    }
+    return violations
   }
 }

@@ -1,60 +1,131 @@
 /**
- * The setups the model runs in: N cache instances sharing one store (memory or the real Redis),
- * each with its own TinkClient, talking to one sandbox (in memory, or over real sockets).
+ * The setups the model runs in: N cache instances sharing one store (memory, the shared Redis, or
+ * a redis-server of the test's own that it can fill, roll back and cut off), each with its own
+ * TinkClient, talking to one sandbox (in memory, or over real sockets).
  */
 import { HttpClient } from "@effect/platform"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { ResponseCache as CoreCache, TinkClient, TinkConfig } from "@tink-effect/core"
-import { ResponseCache, SandboxServer } from "@tink-effect/platform-node"
+import { ResponseCache as CoreCache, TinkClient } from "@tink-effect/core"
+import { RedisResponseStore } from "@tink-effect/platform-node"
 import { Sandbox } from "@tink-effect/sandbox"
-import { Context, type Duration, Effect, Layer, Redacted, type Scope } from "effect"
+import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
+import {
+  Context,
+  Duration,
+  Effect,
+  ExecutionStrategy,
+  Exit,
+  Layer,
+  Metric,
+  Option,
+  Redacted,
+  Schedule,
+  Schema,
+  Scope
+} from "effect"
 import * as Redis from "../../utils/redis.js"
-import { Attribution, type Instance, type World } from "./scenario.js"
+import * as FaultProxy from "./faultProxy.js"
+import * as RedisServer from "./redisServer.js"
+import { Attribution, type DegradeMode, type Fault, type Instance, type World } from "./scenario.js"
 
 /** Refreshes never settle during a run: a refreshed credential stays AUTHENTICATING, a second refresh is a 409. */
 export const refreshStepMillis = 3_600_000
 
-const config = (baseUrl: string) =>
-  TinkConfig.layer({
+const instanceLayer = (
+  baseUrl: string,
+  cache: Layer.Layer<CoreCache.ResponseCache, unknown>,
+  http: Layer.Layer<HttpClient.HttpClient>
+) =>
+  TinkClient.layer({
     clientId: "sandbox-client",
     clientSecret: Redacted.make("sandbox-secret"),
     baseUrl,
     maxRetries: 0
-  })
+  }).pipe(Layer.orDie, Layer.provideMerge(Layer.mergeAll(Layer.orDie(cache), http)))
 
 const instance = (
   baseUrl: string,
-  cache: Layer.Layer<CoreCache.ResponseCache>,
+  cache: Layer.Layer<CoreCache.ResponseCache, unknown>,
   http: Layer.Layer<HttpClient.HttpClient>
-): Effect.Effect<Instance, never, Scope.Scope> =>
-  Layer.build(TinkClient.layer.pipe(Layer.provideMerge(Layer.mergeAll(config(baseUrl), cache, http))))
+): Effect.Effect<Instance, never, Scope.Scope> => Layer.build(instanceLayer(baseUrl, cache, http))
+
+/**
+ * A store whose reads can be made to fail on demand, as a Redis read does when the link is cut
+ * (`refuse`: at once) or Redis is paused (`timeout`: after the bound): the read has no
+ * generation, and its result is not stored. Invalidations still reach the shared store (the
+ * mutating instance is another one, or its longer invalidation bound was enough). It has no
+ * synchronous read, so every read goes through `read`, as with Redis.
+ */
+const degradable = (store: CoreCache.Store, timeoutMillis: number) => {
+  let mode: DegradeMode | undefined
+  const miss: CoreCache.StoreRead<never> = { generation: undefined, value: Option.none() }
+  const wrapped: CoreCache.Store = {
+    read: (scope, key, schema) =>
+      Effect.suspend(() =>
+        mode === undefined
+          ? store.read(scope, key, schema)
+          : mode === "refuse"
+          ? Effect.succeed(miss)
+          : Effect.as(Effect.sleep(Duration.millis(timeoutMillis)), miss)
+      ),
+    write: (entry) => Effect.suspend(() => mode === undefined ? store.write(entry) : Effect.void),
+    invalidate: store.invalidate,
+    size: store.size,
+    errors: store.errors
+  }
+  return { store: wrapped, set: (next: DegradeMode | undefined) => (mode = next) }
+}
 
 /**
  * Everything in memory: one sandbox reached without sockets, one memory store shared by the
  * instances. `cache` replaces how an instance's cache is built over the shared store (the
- * meta-test plugs deliberately broken caches in here).
+ * meta-test plugs deliberately broken caches in here). With `degradable`, each instance's store
+ * reads can be failed on demand (the `degrade` and `restore` faults).
  */
 export const memory = (
   instances: number,
   options: {
     readonly cache?: (store: CoreCache.Store) => Effect.Effect<CoreCache.Service, never, Scope.Scope>
+    readonly responseDelay?: number
+    readonly degradable?: boolean
   } = {}
 ): Effect.Effect<World, never, Scope.Scope> =>
   Effect.gen(function*() {
     const context = yield* Layer.build(Sandbox.layerTest({ refreshStepMillis }))
     const sandbox = Context.get(context, Sandbox.Sandbox)
-    const attribution = new Attribution()
+    const attribution = new Attribution(options.responseDelay ?? 0)
     const http = Layer.succeed(HttpClient.HttpClient, attribution.wrap(Context.get(context, HttpClient.HttpClient)))
     const store = CoreCache.makeMemoryStore({ capacity: 10_000 })
     const makeCache = options.cache ?? CoreCache.make
     const built: Array<Instance> = []
+    const switches: Array<(mode: DegradeMode | undefined) => void> = []
     for (let i = 0; i < instances; i++) {
+      const own = options.degradable === true ? degradable(store, 30) : undefined
+      if (own !== undefined) switches.push(own.set)
       built.push(
-        yield* instance("http://sandbox.test", Layer.scoped(CoreCache.ResponseCache, makeCache(store)), http)
+        yield* instance(
+          "http://sandbox.test",
+          Layer.scoped(CoreCache.ResponseCache, makeCache(own?.store ?? store)),
+          http
+        )
       )
     }
-    return { sandbox, instances: built, attribution }
+    return {
+      sandbox,
+      instances: built,
+      attribution,
+      pendingWhenDegraded: false,
+      fault: (fault: Fault) =>
+        Effect.sync(() => {
+          if (fault._tag === "degrade") switches[fault.instance]?.(fault.mode)
+          if (fault._tag === "restore") switches[fault.instance]?.(undefined)
+        })
+    }
   })
+
+const undici = (attribution: Attribution) =>
+  Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, (client) => attribution.wrap(client)))
+    .pipe(Layer.provide(NodeHttpClient.layerUndici))
 
 /**
  * The sandbox over HTTP; each instance has its own undici client and its own connection to the
@@ -62,7 +133,7 @@ export const memory = (
  */
 export const redis = (
   instances: number,
-  options: { readonly timeout?: Duration.DurationInput } = {}
+  options: { readonly timeout?: Duration.DurationInput; readonly responseDelay?: number } = {}
 ): Effect.Effect<World & { readonly namespace: string }, never, Scope.Scope> =>
   Effect.gen(function*() {
     const admin = yield* Redis.admin
@@ -71,25 +142,193 @@ export const redis = (
     const sandbox = Context.get(context, Sandbox.Sandbox)
     const namespace = Redis.namespace()
     yield* Effect.addFinalizer(() => dropNamespace(admin, namespace))
-    const attribution = new Attribution()
+    const attribution = new Attribution(options.responseDelay ?? 0)
     const built: Array<Instance> = []
     for (let i = 0; i < instances; i++) {
       built.push(
         yield* instance(
           server.url,
-          ResponseCache.layerRedis({
+          RedisResponseStore.layer({
             url: Redis.redisUrl,
             namespace,
             // Generous: a store timeout is a legitimate miss (C9), which the oracle would count as a missed hit.
             timeout: options.timeout ?? "2 seconds",
             generationTtl: "2 minutes"
           }),
-          Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, (client) => attribution.wrap(client)))
-            .pipe(Layer.provide(NodeHttpClient.layerUndici))
+          undici(attribution)
         )
       )
     }
-    return { sandbox, instances: built, attribution, namespace }
+    return {
+      sandbox,
+      instances: built,
+      attribution,
+      namespace,
+      pendingWhenDegraded: true,
+      // The store's default invalidation bound.
+      invalidationTimeoutMillis: 1_000
+    }
+  })
+
+/** What the Redis-fault world saw, for the totals. */
+export interface RedisFaultCounts {
+  closes: number
+  /** Closes whose pending invalidations were reported lost (counted in `invalidationsLost`). */
+  closesWithLoss: number
+  /** Closes before which the instance could not reach Redis again in time. */
+  closesUnreachable: number
+  fills: number
+  rollbacks: number
+}
+
+/**
+ * A redis-server of the test's own (maxmemory 8 MB, `noeviction`, no automatic snapshots), each
+ * instance reaching it through a fault proxy of its own; the sandbox over HTTP. Faults:
+ * - `degrade`: the instance's link is cut (`refuse`: every command fails at once) or paused
+ *   (`timeout`: every command waits past the bound); `restore` opens it and waits until the
+ *   instance reaches Redis again;
+ * - `oom`: Redis is filled up to maxmemory, so it refuses writes (and scripts that write) with
+ *   OOM; `oomEnd` deletes the filler;
+ * - `snapshot` saves the data set; `rollback` kills Redis and restarts it from that snapshot (a
+ *   restart from an older RDB, a failover to a lagging replica), then waits until every instance
+ *   reaches it again;
+ * - `close` (through `replace`): opens the instance's link, waits until it reaches Redis, closes
+ *   the instance's layer and builds a new instance in its place.
+ * Invalidations are redelivered only every 10 s, so one that goes pending stays pending for the
+ * rest of the history, unless the instance closes.
+ */
+export const redisFaults = (
+  instances: number,
+  counts: RedisFaultCounts
+): Effect.Effect<World, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const redisServer = yield* RedisServer.makeWith({
+      args: ["--maxmemory", "8mb", "--maxmemory-policy", "noeviction"]
+    })
+    const context = yield* Layer.build(SandboxServer.layer({ sandbox: { refreshStepMillis } }))
+    const server = Context.get(context, SandboxServer.SandboxServer)
+    const sandbox = Context.get(context, Sandbox.Sandbox)
+    const attribution = new Attribution(20)
+    const http = undici(attribution)
+    const outer = yield* Effect.scope
+    const slots: Array<{ proxy: FaultProxy.FaultProxy; scope: Scope.CloseableScope; instance: Instance }> = []
+    const build = (proxy: FaultProxy.FaultProxy) =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.fork(outer, ExecutionStrategy.sequential)
+        const context = yield* Layer.buildWithScope(
+          instanceLayer(
+            server.url,
+            RedisResponseStore.layer({
+              url: `redis://127.0.0.1:${proxy.port}`,
+              namespace: "model",
+              timeout: "60 millis",
+              invalidationTimeout: "150 millis",
+              generationTtl: "2 minutes",
+              retrySchedule: Schedule.spaced("10 seconds")
+            }),
+            http
+          ),
+          scope
+        )
+        return { proxy, scope, instance: context }
+      })
+    for (let i = 0; i < instances; i++) {
+      slots.push(yield* build(yield* FaultProxy.make({ host: "127.0.0.1", port: redisServer.port })))
+    }
+
+    /**
+     * Whether the instance reaches Redis: a read of a scope of its own that counts no store error.
+     * Tried for at most 3 s (node-redis reconnects with a backoff of up to 1 s).
+     */
+    const reaches = (instance: Instance) =>
+      Effect.gen(function*() {
+        const cache = Context.get(instance, CoreCache.ResponseCache)
+        for (let attempt = 0; attempt < 300; attempt++) {
+          const before = (yield* cache.stats).storeErrors
+          yield* cache.lookup({
+            scope: "model-probe",
+            key: "probe",
+            ttl: Duration.seconds(1),
+            schema: Schema.String,
+            fetch: Effect.succeed("probe")
+          })
+          if ((yield* cache.stats).storeErrors === before) return true
+          yield* Effect.sleep("10 millis")
+        }
+        return false
+      })
+    // Every instance reads the probe scope once, so its generation key exists before any OOM.
+    for (const slot of slots) yield* reaches(slot.instance)
+
+    let fillers = 0
+    const fault = (fault: Fault): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        switch (fault._tag) {
+          case "degrade":
+            return yield* slots[fault.instance]!.proxy.set(
+              fault.mode === "refuse" ? { _tag: "cut" } : { _tag: "pause" }
+            )
+          case "restore": {
+            const slot = slots[fault.instance]!
+            yield* slot.proxy.set({ _tag: "open" })
+            yield* reaches(slot.instance)
+            return
+          }
+          case "oom": {
+            counts.fills++
+            fillers = yield* redisServer.fill
+            // Filled, Redis sits just below maxmemory once the refused command's buffer is freed,
+            // and small writes pass again. Over it (maxmemory lowered, as when memory that cannot
+            // be evicted grows), every write is refused, as the cache meets it under load.
+            yield* redisServer.send(["CONFIG", "SET", "maxmemory", "1mb"])
+            return
+          }
+          case "oomEnd": {
+            if (fillers > 0) {
+              yield* redisServer.send(["DEL", ...Array.from({ length: fillers }, (_, i) => `filler:${i}`)])
+            }
+            yield* redisServer.send(["CONFIG", "SET", "maxmemory", "8mb"])
+            fillers = 0
+            return
+          }
+          case "snapshot":
+            return yield* redisServer.save
+          case "rollback": {
+            counts.rollbacks++
+            yield* redisServer.restart
+            for (const slot of slots) yield* reaches(slot.instance)
+            return
+          }
+          case "close":
+            return
+        }
+      })
+
+    const replace = (index: number) =>
+      Effect.gen(function*() {
+        counts.closes++
+        const slot = slots[index]!
+        yield* slot.proxy.set({ _tag: "open" })
+        const reached = yield* reaches(slot.instance)
+        if (!reached) counts.closesUnreachable++
+        const lostBefore = (yield* Metric.value(RedisResponseStore.invalidationsLost)).count
+        yield* Scope.close(slot.scope, Exit.void)
+        const lost = (yield* Metric.value(RedisResponseStore.invalidationsLost)).count > lostBefore
+        if (lost) counts.closesWithLoss++
+        const next = yield* build(slot.proxy)
+        slots[index] = next
+        return { instance: next.instance, delivered: reached && !lost }
+      })
+
+    return {
+      sandbox,
+      instances: slots.map((slot) => slot.instance),
+      attribution,
+      pendingWhenDegraded: true,
+      invalidationTimeoutMillis: 150,
+      fault,
+      replace
+    }
   })
 
 /** Deletes a test namespace's keys (SCAN + UNLINK on that prefix only; the shared Redis is never flushed). */

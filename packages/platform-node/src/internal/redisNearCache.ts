@@ -1,0 +1,328 @@
+import type { ResponseCache } from "@tink-effect/core"
+import * as Data from "effect/Data"
+import * as Hash from "effect/Hash"
+import * as Option from "effect/Option"
+
+/** One remembered read, also a link of the LRU list (least recently used at the head). */
+interface Node {
+  readonly record: ScopeRecord
+  readonly key: string
+  /** The answer, built once: a hit allocates nothing. */
+  readonly read: ResponseCache.StoreRead<unknown>
+  readonly expiresAt: number
+  prev: Node | undefined
+  next: Node | undefined
+}
+
+/** A scope's generation as Redis last told this connection, and the reads remembered under it. */
+interface ScopeRecord {
+  readonly scope: string
+  readonly generation: string
+  readonly nodes: Map<string, Node>
+}
+
+/**
+ * Taken before a command whose reply may fill the near cache: the fill is kept only if nothing
+ * that could make it stale happened meanwhile (see `NearCache.begin`).
+ *
+ * Not exported by the package (src/internal); left public in its declarations so the benches (B5n, B7)
+ * type-check against it.
+ */
+export interface Ticket {
+  readonly scope: string
+  readonly era: number
+  readonly seq: number
+}
+
+/**
+ * What the near cache did, for tests and benchmarks that wait on it instead of sleeping.
+ *
+ * Not exported by the package (src/internal); left public in its declarations so the benches (B5n, B7)
+ * type-check against it.
+ */
+export type Event =
+  & { readonly cache: NearCache; readonly namespace: string }
+  & (
+    | { readonly _tag: "Dropped"; readonly scope: string; readonly by: "push" | "self" }
+    | { readonly _tag: "Cleared"; readonly by: "connection" | "flush" | "epoch" | "silence" }
+    | { readonly _tag: "Discarded"; readonly scope: string }
+  )
+
+/**
+ * Listeners of every near cache in the process (empty in production: emitting is then one size
+ * check). Internal: a seam for the tests and the B7 benchmark.
+ *
+ * Not exported by the package (src/internal); left public in its declarations so the benches (B5n, B7)
+ * type-check against it.
+ */
+export const listeners = new Set<(event: Event) => void>()
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/** How long a remembered miss is trusted: entries other instances write are not pushed to us. */
+const missTtlMs = 1_000
+
+/**
+ * The near cache (L1) of a Redis store: reads remembered in process, served with no I/O, kept
+ * fresh by Redis pushing an invalidation when another instance bumps a scope's generation key
+ * (`CLIENT TRACKING`: the read script declares that key, and Redis tracks the keys a script
+ * declares for the connection that ran it; keys a script only derives, such as the entry keys,
+ * are not tracked, checked on Redis 7.0). So:
+ * - only the generation decides what is stale; entries under one generation are all valid;
+ * - a remembered miss (an entry absent under the generation) is trusted for one second only,
+ *   since another instance writing that entry sends no push; a stale miss costs a fetch, never
+ *   a stale value;
+ * - anything that may have cost a push (the connection dropping or coming back, a flush, a
+ *   change of data set, a connection silent for too long) clears the whole cache;
+ * - a fill is kept only if, between the command being sent and its reply being used, its scope
+ *   was not dropped and the cache was not cleared (`begin`, then `fill*`).
+ *
+ * Bounded like the memory store: at most `capacity` reads, least recently used evicted; values
+ * are deeply frozen when remembered.
+ *
+ * Not exported by the package (src/internal); left public in its declarations so the benches (B5n, B7)
+ * type-check against it.
+ */
+export interface NearCache {
+  /** The remembered read, if it can be served now (the connection heard from recently). */
+  readonly get: (scope: string, key: string) => ResponseCache.StoreRead<unknown> | undefined
+  /** Before sending a command whose reply will be remembered. */
+  readonly begin: (scope: string) => Ticket
+  /** A read reply (tracked by Redis): creates the scope's record if needed. */
+  readonly fillRead: (
+    ticket: Ticket,
+    key: string,
+    generation: string,
+    value: Option.Option<unknown>,
+    ttlMs: number | undefined
+  ) => void
+  /**
+   * A write Redis accepted under `generation`: remembered only into a record of that generation,
+   * which a tracked read of this connection created (so Redis will push its bump to us).
+   */
+  readonly fillWrite: (ticket: Ticket, key: string, generation: string, value: unknown, ttlMs: number) => void
+  /** Forgets a scope (a push, or this instance's own invalidation). */
+  readonly drop: (scope: string, by: "push" | "self") => void
+  readonly clear: (by: "connection" | "flush" | "epoch" | "silence") => void
+  /** An invalidation pushed by Redis: a key of this namespace, or `null` for a flush. */
+  readonly pushed: (key: string | null) => void
+  /** The connection answered a probe with this epoch (`<epoch>:`): the cache may serve. */
+  readonly heard: (epoch: string) => void
+  /** The connection is gone or cannot be trusted: stop serving until the next `heard`. */
+  readonly lost: (by: "connection" | "flush" | "epoch" | "silence") => void
+  readonly size: () => number
+  /** For tests: remembered reads and scope records, both bounded by the capacity. */
+  readonly census: () => { readonly entries: number; readonly scopes: number }
+}
+
+/** Whether freezing leaves the value working: plain data, and Effect's immutable data types. */
+const freezable = (value: object): boolean => {
+  if (Array.isArray(value)) return true
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null || value instanceof Data.Class ||
+    (Option.isOption(value) && Option.isSome(value))
+}
+
+/** As the cache core does for every value it hands out (kept in step with core's `freezeDeep`). */
+const freezeDeep = <A>(value: A): A => {
+  if (typeof value !== "object" || value === null || !freezable(value) || Object.isFrozen(value)) return value
+  const pending: Array<object> = [value]
+  const seen = new Set<object>()
+  while (pending.length > 0) {
+    const next = pending.pop()!
+    if (seen.has(next)) continue
+    seen.add(next)
+    if (Hash.isHash(next)) Hash.hash(next)
+    for (const key of Object.keys(next)) {
+      const child = (next as Record<string, unknown>)[key]
+      if (typeof child === "object" && child !== null && freezable(child)) pending.push(child)
+    }
+    Object.freeze(next)
+  }
+  return value
+}
+
+/** Drops remembered so fills in flight can be checked against them; older ones fold into `floor`. */
+const dropMemory = 4096
+
+/** Not exported by the package; untagged for the benches (see `NearCache`). */
+export const make = (options: {
+  readonly namespace: string
+  readonly capacity: number
+  /** How long the cache keeps serving without hearing from the connection. */
+  readonly silenceMs: number
+  readonly now?: () => number
+}): NearCache => {
+  const { capacity, namespace, silenceMs } = options
+  const now = options.now ?? Date.now
+  const genPrefix = `${namespace}:gen:{`
+  const records = new Map<string, ScopeRecord>()
+  let head: Node | undefined
+  let tail: Node | undefined
+  let count = 0
+  /** Bumped by every clear: a fill from before it is never kept. */
+  let era = 0
+  /** Bumped by every drop; `dropped` holds the last seq of recently dropped scopes. */
+  let seq = 0
+  let floor = 0
+  const dropped = new Map<string, number>()
+  let lastHeard = Number.NEGATIVE_INFINITY
+  let epoch: string | undefined
+
+  const emit = (event: DistributiveOmit<Event, "cache" | "namespace">) => {
+    if (listeners.size === 0) return
+    const full = { ...event, cache, namespace } as Event
+    for (const listener of listeners) listener(full)
+  }
+
+  const unlink = (node: Node) => {
+    if (node.prev === undefined) head = node.next
+    else node.prev.next = node.next
+    if (node.next === undefined) tail = node.prev
+    else node.next.prev = node.prev
+    node.prev = node.next = undefined
+    count--
+  }
+
+  const append = (node: Node) => {
+    node.prev = tail
+    node.next = undefined
+    if (tail === undefined) head = node
+    else tail.next = node
+    tail = node
+    count++
+  }
+
+  /** Takes a node out, and its record once empty: records are bounded by the nodes. */
+  const remove = (node: Node) => {
+    unlink(node)
+    const record = node.record
+    if (record.nodes.get(node.key) === node) record.nodes.delete(node.key)
+    if (record.nodes.size === 0 && records.get(record.scope) === record) records.delete(record.scope)
+  }
+
+  const forget = (scope: string) => {
+    const record = records.get(scope)
+    if (record === undefined) return
+    records.delete(scope)
+    for (const node of record.nodes.values()) unlink(node)
+    record.nodes.clear()
+  }
+
+  const wipe = () => {
+    era++
+    records.clear()
+    head = tail = undefined
+    count = 0
+    dropped.clear()
+    floor = seq
+  }
+
+  const valid = (ticket: Ticket) => ticket.era === era && (dropped.get(ticket.scope) ?? floor) <= ticket.seq
+
+  const put = (record: ScopeRecord, key: string, value: Option.Option<unknown>, expiresAt: number) => {
+    const previous = record.nodes.get(key)
+    if (previous !== undefined) unlink(previous)
+    const node: Node = {
+      record,
+      key,
+      read: { generation: record.generation, value: Option.map(value, freezeDeep) },
+      expiresAt,
+      prev: undefined,
+      next: undefined
+    }
+    record.nodes.set(key, node)
+    append(node)
+    while (count > capacity && head !== undefined) remove(head)
+  }
+
+  const noteEpoch = (generation: string): boolean => {
+    const prefix = generation.slice(0, 17)
+    if (epoch === prefix) return true
+    if (epoch !== undefined) {
+      wipe()
+      emit({ _tag: "Cleared", by: "epoch" })
+    }
+    epoch = prefix
+    return false
+  }
+
+  const cache: NearCache = {
+    get: (scope, key) => {
+      const record = records.get(scope)
+      if (record === undefined) return undefined
+      const node = record.nodes.get(key)
+      if (node === undefined) return undefined
+      const at = now()
+      // Silent for too long: pushes may be lost on a connection that died without a word.
+      if (at - lastHeard > silenceMs) return undefined
+      if (node.expiresAt <= at) {
+        remove(node)
+        return undefined
+      }
+      if (node !== tail) {
+        unlink(node)
+        append(node)
+      }
+      return node.read
+    },
+    begin: (scope) => ({ scope, era, seq }),
+    fillRead: (ticket, key, generation, value, ttlMs) => {
+      if (!valid(ticket)) {
+        emit({ _tag: "Discarded", scope: ticket.scope })
+        return
+      }
+      // A generation of another data set: nothing remembered before is trusted (this one is).
+      noteEpoch(generation)
+      let record = records.get(ticket.scope)
+      if (record === undefined || record.generation !== generation) {
+        forget(ticket.scope)
+        record = { scope: ticket.scope, generation, nodes: new Map() }
+        records.set(ticket.scope, record)
+      }
+      const life = Option.isSome(value) ? (ttlMs ?? 0) : missTtlMs
+      if (life <= 0) {
+        if (record.nodes.size === 0) records.delete(ticket.scope)
+        return
+      }
+      put(record, key, value, now() + life)
+    },
+    fillWrite: (ticket, key, generation, value, ttlMs) => {
+      const record = records.get(ticket.scope)
+      if (!valid(ticket) || record === undefined || record.generation !== generation || ttlMs <= 0) return
+      put(record, key, Option.some(value), now() + ttlMs)
+    },
+    drop: (scope, by) => {
+      seq++
+      dropped.delete(scope)
+      dropped.set(scope, seq)
+      if (dropped.size > dropMemory) {
+        const [oldest, at] = dropped.entries().next().value!
+        dropped.delete(oldest)
+        floor = at
+      }
+      forget(scope)
+      emit({ _tag: "Dropped", scope, by })
+    },
+    clear: (by) => {
+      wipe()
+      emit({ _tag: "Cleared", by })
+    },
+    pushed: (key) => {
+      if (key === null) return cache.lost("flush")
+      // Only generation keys are tracked (the only keys the scripts declare).
+      if (key.startsWith(genPrefix) && key.endsWith("}")) cache.drop(key.slice(genPrefix.length, -1), "push")
+    },
+    heard: (prefix) => {
+      noteEpoch(prefix)
+      lastHeard = now()
+    },
+    lost: (by) => {
+      lastHeard = Number.NEGATIVE_INFINITY
+      cache.clear(by)
+    },
+    size: () => count,
+    census: () => ({ entries: count, scopes: records.size })
+  }
+  return cache
+}
