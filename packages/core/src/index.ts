@@ -32,3 +32,8 @@ export * as AccessToken from "./AccessToken.js"
  * @since 0.1.0
  */
 export * as TinkMetrics from "./TinkMetrics.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as TinkWebhooks from "./TinkWebhooks.js"

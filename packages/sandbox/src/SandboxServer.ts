@@ -11,8 +11,10 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import { createServer } from "node:http"
 import * as control from "./internal/control.js"
+import * as WebhookSender from "./internal/webhookSender.js"
 import * as Sandbox from "./Sandbox.js"
 
 /**
@@ -43,6 +45,13 @@ export interface Options {
    * recorded, counted or faulted.
    */
   readonly control?: boolean | undefined
+  /**
+   * A webhook endpoint to send Tink events to from the start (see `webhookEndpointPath` to set
+   * or remove one later): after a refresh settles and after a control endpoint changes a
+   * credential, the sandbox POSTs a `refresh:finished` event signed as Tink signs them. Needs
+   * `control` (the default).
+   */
+  readonly webhook?: { readonly url: string; readonly secret: Redacted.Redacted<string> } | undefined
 }
 
 /**
@@ -54,6 +63,15 @@ export interface Options {
 export const controlPrefix: string = control.prefix
 
 /**
+ * The control path that registers the webhook endpoint (`PUT` with `{ "url", "secret" }`) or
+ * removes it (`DELETE`).
+ *
+ * @since 0.3.0
+ * @category constants
+ */
+export const webhookEndpointPath: string = WebhookSender.controlPath
+
+/**
  * Serves a fresh sandbox for the lifetime of the layer. The `Sandbox` service is provided too,
  * so a test can seed data, switch faults on and count requests while clients talk HTTP.
  *
@@ -62,11 +80,18 @@ export const controlPrefix: string = control.prefix
  */
 export const layer = (options: Options = {}): Layer.Layer<SandboxServer | Sandbox.Sandbox, never> => {
   const host = options.host ?? "127.0.0.1"
-  const serve = Layer.unwrapEffect(
-    Effect.map(
-      Sandbox.Sandbox,
-      (sandbox) => HttpServer.serve(options.control === false ? sandbox.app : control.withControl(sandbox))
-    )
+  const serve = Layer.unwrapScoped(
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.Sandbox
+      if (options.control === false) return HttpServer.serve(sandbox.app)
+      const webhooks = yield* WebhookSender.make({
+        refreshStepMillis: options.sandbox?.refreshStepMillis ?? 1000,
+        endpoint: options.webhook === undefined
+          ? undefined
+          : { url: options.webhook.url, secret: Redacted.value(options.webhook.secret) }
+      })
+      return HttpServer.serve(webhooks(sandbox, control.withControl(sandbox)))
+    })
   )
   const address = Layer.effect(
     SandboxServer,
