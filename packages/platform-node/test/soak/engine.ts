@@ -6,9 +6,7 @@
  * sampled. Used by `npm run test:soak` (test/soak/soak.ts) and, small, by `npm test`.
  */
 import { HttpClient } from "@effect/platform"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { ResponseCache, TinkClient, type TinkError, TinkUser } from "@tink-effect/core"
-import { RedisResponseStore } from "@tink-effect/platform-node"
+import { ResponseCache, type TinkClient, type TinkError, TinkUser } from "@tink-effect/core"
 import { Sandbox } from "@tink-effect/sandbox"
 import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
 import { Users } from "@tink-effect/users"
@@ -29,6 +27,7 @@ import {
 import * as FaultProxy from "../reliability/utils/faultProxy.js"
 import { Oracle, type Outcome } from "../reliability/utils/oracle.js"
 import { dropNamespace } from "../reliability/utils/worlds.js"
+import * as Instance from "../utils/instance.js"
 import * as Redis from "../utils/redis.js"
 
 /** The sandbox's ids as the operations take them (branded where the API brands them). */
@@ -116,8 +115,6 @@ const prng = (seed: number) => {
 
 const currentOp = FiberRef.unsafeMake(0)
 
-type Instance = Context.Context<TinkClient.TinkClient | ResponseCache.ResponseCache>
-
 interface Slot {
   user: number
   userId: string
@@ -187,36 +184,26 @@ export const run = (options: Options): Effect.Effect<Report> =>
           attempts.set(op, perOp)
         }))
 
-    const instances: Array<Instance> = []
+    const instances: Array<Instance.Instance> = []
     for (let i = 0; i < options.instances; i++) {
       instances.push(
-        yield* Layer.build(
-          TinkClient.layer({
-            clientId: "sandbox-client",
-            clientSecret: Redacted.make("sandbox-secret"),
-            baseUrl: `http://127.0.0.1:${tinkProxy.port}`,
+        yield* Instance.build({
+          baseUrl: `http://127.0.0.1:${tinkProxy.port}`,
+          client: {
             maxRetries: 2,
             retryBaseDelay: "20 millis",
             maxRetryDelay: "1 second",
             requestTimeout: "2 seconds"
-          }).pipe(
-            Layer.orDie,
-            Layer.provideMerge(
-              Layer.mergeAll(
-                Layer.orDie(RedisResponseStore.layer({
-                  url: `redis://127.0.0.1:${redisProxies[i]!.port}`,
-                  namespace,
-                  timeout: "50 millis",
-                  generationTtl: "5 minutes",
-                  retrySchedule: Schedule.spaced("20 millis")
-                })),
-                Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, counted)).pipe(
-                  Layer.provide(NodeHttpClient.layerUndici)
-                )
-              )
-            )
-          )
-        )
+          },
+          redis: {
+            url: `redis://127.0.0.1:${redisProxies[i]!.port}`,
+            namespace,
+            timeout: "50 millis",
+            generationTtl: "5 minutes",
+            retrySchedule: Schedule.spaced("20 millis")
+          },
+          transport: counted
+        })
       )
     }
 

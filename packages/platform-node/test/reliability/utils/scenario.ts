@@ -361,7 +361,9 @@ export const run = (
           })
           if (verdict.crossUser !== undefined) violations.push(`${label}: CROSS-USER ${verdict.crossUser}`)
           if (verdict.stale !== undefined) violations.push(`${label}: STALE ${verdict.stale}`)
-          if (verdict.expectHit && checkHits && !wasDegraded) {
+          // A session naming a user never caches an empty list: nothing in it ties it to the user.
+          const unattributable = (mismatched || namedUser.withUserId) && answer !== undefined && answer.length === 0
+          if (verdict.expectHit && checkHits && !wasDegraded && !unattributable) {
             expectedHits++
             const upstream = world.attribution.gets.get(read) ?? 0
             if (upstream > 0) {

@@ -4,8 +4,7 @@
  * TinkClient, talking to one sandbox (in memory, or over real sockets).
  */
 import { HttpClient } from "@effect/platform"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { ResponseCache as CoreCache, TinkClient } from "@tink-effect/core"
+import { ResponseCache as CoreCache } from "@tink-effect/core"
 import { RedisResponseStore } from "@tink-effect/platform-node"
 import { Sandbox } from "@tink-effect/sandbox"
 import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
@@ -18,36 +17,18 @@ import {
   Layer,
   Metric,
   Option,
-  Redacted,
   Schedule,
   Schema,
   Scope
 } from "effect"
+import * as Instance from "../../utils/instance.js"
 import * as Redis from "../../utils/redis.js"
 import * as FaultProxy from "./faultProxy.js"
 import * as RedisServer from "./redisServer.js"
-import { Attribution, type DegradeMode, type Fault, type Instance, type World } from "./scenario.js"
+import { Attribution, type DegradeMode, type Fault, type World } from "./scenario.js"
 
 /** Refreshes never settle during a run: a refreshed credential stays AUTHENTICATING, a second refresh is a 409. */
 export const refreshStepMillis = 3_600_000
-
-const instanceLayer = (
-  baseUrl: string,
-  cache: Layer.Layer<CoreCache.ResponseCache, unknown>,
-  http: Layer.Layer<HttpClient.HttpClient>
-) =>
-  TinkClient.layer({
-    clientId: "sandbox-client",
-    clientSecret: Redacted.make("sandbox-secret"),
-    baseUrl,
-    maxRetries: 0
-  }).pipe(Layer.orDie, Layer.provideMerge(Layer.mergeAll(Layer.orDie(cache), http)))
-
-const instance = (
-  baseUrl: string,
-  cache: Layer.Layer<CoreCache.ResponseCache, unknown>,
-  http: Layer.Layer<HttpClient.HttpClient>
-): Effect.Effect<Instance, never, Scope.Scope> => Layer.build(instanceLayer(baseUrl, cache, http))
 
 /**
  * A store whose reads can be made to fail on demand, as a Redis read does when the link is cut
@@ -94,20 +75,21 @@ export const memory = (
     const context = yield* Layer.build(Sandbox.layerTest({ refreshStepMillis }))
     const sandbox = Context.get(context, Sandbox.Sandbox)
     const attribution = new Attribution(options.responseDelay ?? 0)
-    const http = Layer.succeed(HttpClient.HttpClient, attribution.wrap(Context.get(context, HttpClient.HttpClient)))
+    const http = attribution.wrap(Context.get(context, HttpClient.HttpClient))
     const store = CoreCache.makeMemoryStore({ capacity: 10_000 })
     const makeCache = options.cache ?? CoreCache.make
-    const built: Array<Instance> = []
+    const built: Array<Instance.Instance> = []
     const switches: Array<(mode: DegradeMode | undefined) => void> = []
     for (let i = 0; i < instances; i++) {
       const own = options.degradable === true ? degradable(store, 30) : undefined
       if (own !== undefined) switches.push(own.set)
       built.push(
-        yield* instance(
-          "http://sandbox.test",
-          Layer.scoped(CoreCache.ResponseCache, makeCache(own?.store ?? store)),
-          http
-        )
+        yield* Instance.build({
+          baseUrl: "http://sandbox.test",
+          client: { maxRetries: 0 },
+          cache: Layer.scoped(CoreCache.ResponseCache, makeCache(own?.store ?? store)),
+          http: Layer.succeed(HttpClient.HttpClient, http)
+        })
       )
     }
     return {
@@ -122,10 +104,6 @@ export const memory = (
         })
     }
   })
-
-const undici = (attribution: Attribution) =>
-  Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, (client) => attribution.wrap(client)))
-    .pipe(Layer.provide(NodeHttpClient.layerUndici))
 
 /**
  * The sandbox over HTTP; each instance has its own undici client and its own connection to the
@@ -143,20 +121,21 @@ export const redis = (
     const namespace = Redis.namespace()
     yield* Effect.addFinalizer(() => dropNamespace(admin, namespace))
     const attribution = new Attribution(options.responseDelay ?? 0)
-    const built: Array<Instance> = []
+    const built: Array<Instance.Instance> = []
     for (let i = 0; i < instances; i++) {
       built.push(
-        yield* instance(
-          server.url,
-          RedisResponseStore.layer({
+        yield* Instance.build({
+          baseUrl: server.url,
+          client: { maxRetries: 0 },
+          redis: {
             url: Redis.redisUrl,
             namespace,
             // Generous: a store timeout is a legitimate miss (C9), which the oracle would count as a missed hit.
             timeout: options.timeout ?? "2 seconds",
             generationTtl: "2 minutes"
-          }),
-          undici(attribution)
-        )
+          },
+          transport: (client) => attribution.wrap(client)
+        })
       )
     }
     return {
@@ -209,25 +188,25 @@ export const redisFaults = (
     const server = Context.get(context, SandboxServer.SandboxServer)
     const sandbox = Context.get(context, Sandbox.Sandbox)
     const attribution = new Attribution(20)
-    const http = undici(attribution)
     const outer = yield* Effect.scope
-    const slots: Array<{ proxy: FaultProxy.FaultProxy; scope: Scope.CloseableScope; instance: Instance }> = []
+    const slots: Array<{ proxy: FaultProxy.FaultProxy; scope: Scope.CloseableScope; instance: Instance.Instance }> = []
     const build = (proxy: FaultProxy.FaultProxy) =>
       Effect.gen(function*() {
         const scope = yield* Scope.fork(outer, ExecutionStrategy.sequential)
         const context = yield* Layer.buildWithScope(
-          instanceLayer(
-            server.url,
-            RedisResponseStore.layer({
+          Instance.layer({
+            baseUrl: server.url,
+            client: { maxRetries: 0 },
+            redis: {
               url: `redis://127.0.0.1:${proxy.port}`,
               namespace: "model",
               timeout: "60 millis",
               invalidationTimeout: "150 millis",
               generationTtl: "2 minutes",
               retrySchedule: Schedule.spaced("10 seconds")
-            }),
-            http
-          ),
+            },
+            transport: (client) => attribution.wrap(client)
+          }),
           scope
         )
         return { proxy, scope, instance: context }
@@ -240,7 +219,7 @@ export const redisFaults = (
      * Whether the instance reaches Redis: a read of a scope of its own that counts no store error.
      * Tried for at most 3 s (node-redis reconnects with a backoff of up to 1 s).
      */
-    const reaches = (instance: Instance) =>
+    const reaches = (instance: Instance.Instance) =>
       Effect.gen(function*() {
         const cache = Context.get(instance, CoreCache.ResponseCache)
         for (let attempt = 0; attempt < 300; attempt++) {
