@@ -11,22 +11,17 @@
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Lifecycle } from "@tink-effect/demo"
-import { NodeTink } from "@tink-effect/platform-node"
-import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
+import { NodeTink, RedisResponseStore } from "@tink-effect/platform-node"
 import { Config, Console, Effect, Layer, Option, Ref } from "effect"
-import * as Redacted from "effect/Redacted"
 
-// The sandbox on a free port, and the Tink client pointed at it with the sandbox's default app.
+// The sandbox on a free port and the Node client pointed at it with the sandbox's default app;
+// the cache in Redis when TINK_REDIS_URL is set (a malformed URL is a ConfigError naming it).
 const TinkSandbox = Layer.unwrapEffect(
-  Effect.gen(function*() {
-    const server = yield* SandboxServer.SandboxServer
-    const redisUrl = yield* Config.option(Config.redacted("TINK_REDIS_URL"))
-    return NodeTink.layer({
-      config: { clientId: "sandbox-client", clientSecret: Redacted.make("sandbox-secret"), baseUrl: server.url },
-      redis: Option.match(redisUrl, { onNone: () => undefined, onSome: (url) => ({ url }) })
-    })
-  })
-).pipe(Layer.provideMerge(SandboxServer.layer()))
+  Effect.map(
+    Config.option(RedisResponseStore.redisUrl("TINK_REDIS_URL")),
+    (redisUrl) => NodeTink.layerSandbox({ redis: Option.getOrUndefined(Option.map(redisUrl, (url) => ({ url }))) })
+  )
+)
 
 const program = Effect.gen(function*() {
   // `Lifecycle.run` reports each step as it finishes; print it, and add up the requests.

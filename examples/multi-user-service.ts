@@ -1,8 +1,8 @@
 /**
  * A multi-user HTTP service. Each request carries one of your users' Tink access token and user
  * id, and the handler calls the Users API as that user: `Users.listCredentials()` under
- * `Users.asUser(...)`. The sessions never mix. Each user's reads are cached under their own id,
- * so a second request from the same user within 30 seconds does not reach Tink.
+ * `Users.asUser(...)`. The sessions never mix. Reads are cached per user and per token, so a
+ * second request with the same token within 30 seconds does not reach Tink.
  *
  *   npx tsx --conditions=source examples/multi-user-service.ts
  *
@@ -23,7 +23,6 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { ResponseCache } from "@tink-effect/core"
 import { NodeTink } from "@tink-effect/platform-node"
 import { Sandbox } from "@tink-effect/sandbox"
-import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
 import { Ids, Users } from "@tink-effect/users"
 import { Console, Effect, Layer, Redacted } from "effect"
 import { createServer } from "node:http"
@@ -75,12 +74,7 @@ const Service = HttpServer.serve(router).pipe(
 )
 
 /** Tink, here the sandbox over HTTP with its default app. In production: `NodeTink.layerEnv`. */
-const TinkSandbox = Layer.unwrapEffect(
-  Effect.map(SandboxServer.SandboxServer, (server) =>
-    NodeTink.layer({
-      config: { clientId: "sandbox-client", clientSecret: Redacted.make("sandbox-secret"), baseUrl: server.url }
-    }))
-).pipe(Layer.provideMerge(SandboxServer.layer()))
+const TinkSandbox = NodeTink.layerSandbox()
 
 // ---------------------------------------------------------------------------------------------
 // The demo: two users, and a few requests to the service

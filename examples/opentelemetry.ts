@@ -16,8 +16,7 @@ import { ConsoleMetricExporter, PeriodicExportingMetricReader } from "@opentelem
 import { ConsoleSpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Lifecycle } from "@tink-effect/demo"
 import { NodeTink } from "@tink-effect/platform-node"
-import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer } from "effect"
 
 const Telemetry = NodeSdk.layer(() => ({
   resource: { serviceName: "tink-effect-example" },
@@ -29,16 +28,10 @@ const Telemetry = NodeSdk.layer(() => ({
   })
 }))
 
-// The embedded sandbox's own server spans are off: a server's spans carry full URLs, ids
-// included, and in production Tink is not in your traces.
-const Sandbox = SandboxServer.layer().pipe(Layer.locally(HttpMiddleware.currentTracerDisabledWhen, () => true))
-
-const Tink = Layer.unwrapEffect(
-  Effect.map(SandboxServer.SandboxServer, (server) =>
-    NodeTink.layer({
-      config: { clientId: "sandbox-client", clientSecret: Redacted.make("sandbox-secret"), baseUrl: server.url }
-    }))
-).pipe(Layer.provideMerge(Sandbox))
+// The sandbox served on a free port, and the Node client pointed at it. The sandbox's own server
+// spans are off: a server's spans carry full URLs, ids included, and in production Tink is not in
+// your traces.
+const Tink = NodeTink.layerSandbox().pipe(Layer.locally(HttpMiddleware.currentTracerDisabledWhen, () => true))
 
 Lifecycle.run((step) => Effect.log(Lifecycle.formatStep(step))).pipe(
   Effect.provide(Tink),

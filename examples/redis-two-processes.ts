@@ -17,6 +17,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { ResponseCache } from "@tink-effect/core"
 import { NodeTink } from "@tink-effect/platform-node"
 import { Sandbox } from "@tink-effect/sandbox"
+import * as SandboxClient from "@tink-effect/sandbox/SandboxClient"
 import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
 import { Ids, Users } from "@tink-effect/users"
 import { Config, Console, Duration, Effect, ManagedRuntime } from "effect"
@@ -146,10 +147,12 @@ const parent = Effect.gen(function*() {
   yield* pingRedis
   const server = yield* SandboxServer.SandboxServer
   const sandbox = yield* Sandbox.Sandbox
-  const { userId } = yield* sandbox.createUser({})
-  yield* sandbox.addCredential(userId, { providerName: "se-demobank" })
-  const second = yield* sandbox.addCredential(userId, { providerName: "se-otherbank" })
-  const token = yield* sandbox.issueUserToken(userId, ["credentials:read", "credentials:write"])
+  // A user with two bank credentials and a token, seeded straight into the sandbox (no requests).
+  const user = yield* SandboxClient.seedUser({
+    credentials: [{ providerName: "se-demobank" }, { providerName: "se-otherbank" }],
+    scopes: ["credentials:read", "credentials:write"]
+  })
+  const second = user.credentials[1]!
 
   const env = {
     TINK_CLIENT_ID: "sandbox-client",
@@ -157,8 +160,8 @@ const parent = Effect.gen(function*() {
     TINK_BASE_URL: server.url,
     TINK_REDIS_URL: redisUrl,
     EXAMPLE_REDIS_NAMESPACE: `tink-example-${randomUUID()}`,
-    EXAMPLE_USER_ID: userId,
-    EXAMPLE_USER_TOKEN: token
+    EXAMPLE_USER_ID: user.userId,
+    EXAMPLE_USER_TOKEN: Redacted.value(user.accessToken)
   }
   const a = yield* startWorker(env)
   const b = yield* startWorker(env)
