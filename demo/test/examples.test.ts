@@ -124,6 +124,34 @@ describe.concurrent("examples", () => {
     assert.notMatch(result.stdout, /\/credentials\/(?!\{id\}|list')[^'/\s]+/, "no concrete id in any exported path")
   }, 120_000)
 
+  it(
+    "credential-status-sse.ts streams a refresh's statuses as server-sent events and takes Tink's signed events",
+    async () => {
+      const result = await runExample("credential-status-sse.ts")
+      assert.strictEqual(result.code, 0, result.stdout + result.stderr)
+      assert.strictEqual(
+        result.stdout,
+        lines(
+          "service listening; the sandbox plays Tink",
+          "before the refresh, a list read shows    UPDATED",
+          "refresh started, a list read shows       AUTHENTICATING (cached for 30 s)",
+          "GET /credentials/{id}/status -> 200, text/event-stream",
+          "  event: status  AUTHENTICATING",
+          "  event: status  UPDATING",
+          "  event: status  UPDATED (final)",
+          "the service closed the stream",
+          "after the stream, a list read shows      UPDATED (the watch refreshed the cache)",
+          "Tink's signed refresh:finished event reached POST /webhooks/tink -> 204",
+          "an unknown credential:",
+          "GET /credentials/{id}/status -> 200, text/event-stream",
+          "  event: error   TinkNotFoundError",
+          "the service closed the stream"
+        )
+      )
+    },
+    120_000
+  )
+
   it("testing-with-sandbox.test.ts passes under vitest", async () => {
     const result = await run([
       `${root}node_modules/vitest/vitest.mjs`,

@@ -244,6 +244,16 @@ export interface Service {
   ) => Effect.Effect<{ readonly userId: string }>
   /** Seeds a credential for a user. Dies when the user does not exist. */
   readonly addCredential: (userId: string, input?: CredentialInput) => Effect.Effect<Credential>
+  /**
+   * Moves a seeded credential to a status as Tink would (ending any refresh in progress), with
+   * `statusUpdated` now; `supplementalInformation` defaults as in `addCredential`. For tests of
+   * code that watches statuses. Dies when the user or the credential does not exist.
+   */
+  readonly setCredentialStatus: (
+    userId: string,
+    credentialId: string,
+    input: Pick<CredentialInput, "status" | "statusPayload" | "supplementalInformation"> & { readonly status: string }
+  ) => Effect.Effect<Credential>
   /** Mints a user token without the grant and exchange, for tests. Dies when the user does not exist. */
   readonly issueUserToken: (userId: string, scopes: ReadonlyArray<string>) => Effect.Effect<string>
   readonly userExists: (userId: string) => Effect.Effect<boolean>

@@ -5,16 +5,18 @@
  *
  * @since 0.1.0
  */
-import { AccessToken, TinkClient, TinkError, TinkUser } from "@tink-effect/core"
+import { AccessToken, type ResponseCache, TinkClient, TinkError, TinkUser } from "@tink-effect/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import type * as Stream from "effect/Stream"
 import * as Ids from "./Ids.js"
 import { decode, rule } from "./internal/input.js"
 import * as Schemas from "./Schemas.js"
+import * as WatchCredential from "./WatchCredential.js"
 
 /** An options object; what is wrong inside it is told by its fields' own rules. */
 const options = <Fields extends Schema.Struct.Fields>(fields: Fields) =>
@@ -558,3 +560,36 @@ export const asUser: {
         (session) => Effect.provideService(effect, TinkUser.TinkUser, session)
       )
   }))
+
+/**
+ * A credential's status as a `Stream`, polling `getCredential` with the cache bypassed: the
+ * current status first, then each newer one (Tink's newer `statusUpdated`, or a changed status
+ * or `supplementalInformation`), ending after a terminal one (`WatchCredential.terminalStatuses`).
+ * Statuses that wait on the user come with their `supplementalInformation` read. Polls back off
+ * from `interval` (1 s) by `factor` (1.5) to `maxInterval` (10 s), and start again from `interval`
+ * after each new status; the whole watch fails with a `TinkTimeoutError` after `timeout` (5 min).
+ * Each new status invalidates the session's cache scope before it is emitted, so list reads
+ * agree with the stream. A 404 after the credential was seen ends it with a `DELETED` element
+ * marked `gone`; a 404 at the first poll (an unknown id) fails with `TinkNotFoundError`, and any
+ * other failure (after the client's own retries) fails the stream. Interrupting the stream stops
+ * polling at once. Needs the `ResponseCache` in context (every `NodeTink` layer provides it).
+ *
+ * @example
+ * ```ts
+ * yield* Users.watchCredential(credentialId).pipe(
+ *   Stream.runForEach((update) => Console.log(update.status)),
+ *   Users.asUser(session)
+ * )
+ * ```
+ *
+ * @since 0.3.0
+ * @category credentials
+ */
+export const watchCredential = (
+  credentialId: Ids.CredentialId,
+  options?: WatchCredential.WatchCredentialOptions
+): Stream.Stream<
+  WatchCredential.CredentialStatusUpdate,
+  TinkError.TinkError,
+  TinkClient.TinkClient | TinkUser.TinkUser | ResponseCache.ResponseCache
+> => WatchCredential.watch(getCredential, credentialId, options)

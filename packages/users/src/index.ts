@@ -17,3 +17,8 @@ export * as Users from "./Users.js"
  * @since 0.2.0
  */
 export * as UserSessions from "./UserSessions.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as WatchCredential from "./WatchCredential.js"

@@ -112,6 +112,28 @@ export const make = (options?: SandboxOptions): Effect.Effect<Service> =>
         })
       )
 
+    const setCredentialStatus: Service["setCredentialStatus"] = (userId, credentialId, input) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const record = store.credential(credentialId, userId)
+        if (record === undefined) {
+          return Effect.dieMessage(`Sandbox.setCredentialStatus: no credential ${credentialId} of user ${userId}`)
+        }
+        const status = input.status
+        const next = {
+          ...settle(record, now, config.refreshStepMillis),
+          status,
+          statusPayload: input.statusPayload ?? null,
+          statusUpdated: now,
+          supplementalInformation: input.supplementalInformation === undefined
+            ? defaultSupplementalInformation(status, credentialId)
+            : input.supplementalInformation,
+          refreshStartedAt: null
+        }
+        const stored = status === "UPDATED" ? { ...next, updated: now } : next
+        store.putCredential(stored)
+        return Effect.succeed(toJson(stored))
+      })
+
     const issueUserToken: Service["issueUserToken"] = (userId, scopes) =>
       Effect.zipRight(
         requireUser(userId, "issueUserToken"),
@@ -140,6 +162,7 @@ export const make = (options?: SandboxOptions): Effect.Effect<Service> =>
           store.credentialsOf(userId).map((record) => toJson(settle(record, now, config.refreshStepMillis)))),
       createUser,
       addCredential,
+      setCredentialStatus,
       issueUserToken,
       userExists: (userId) =>
         Effect.sync(() => store.user(userId) !== undefined)
