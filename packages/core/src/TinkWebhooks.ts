@@ -24,7 +24,7 @@
  * Account and transaction events (`account:*`, `account-transactions:*`, ...) and any event not
  * known here decode as `UnknownEvent` and change nothing: this library caches none of their data.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -45,7 +45,7 @@ import * as TinkUser from "./TinkUser.js"
 /**
  * The header Tink signs deliveries in (lowercase, as Node and `@effect/platform` keep headers).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const signatureHeader = "x-tink-signature"
@@ -55,7 +55,7 @@ export const signatureHeader = "x-tink-signature"
  * `StaleTimestamp` are about who sent it (HTTP 401); `BodyTooLarge` and `MalformedBody` about
  * what was sent (HTTP 400).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category errors
  */
 export type Reason =
@@ -70,7 +70,7 @@ export type Reason =
  * A delivery that was not accepted. Nothing was invalidated or remembered. The message names the
  * reason only: never the secret, the expected signature or the body.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category errors
  */
 export class TinkWebhookError extends Data.TaggedError("TinkWebhookError")<{ readonly reason: Reason }> {
@@ -82,7 +82,7 @@ export class TinkWebhookError extends Data.TaggedError("TinkWebhookError")<{ rea
 /**
  * How deliveries are checked.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface VerifyOptions {
@@ -97,7 +97,7 @@ export interface VerifyOptions {
 /**
  * Options of a handler: verification, and how many delivery ids it remembers to drop repeats.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface Options extends VerifyOptions {
@@ -127,7 +127,7 @@ const RefreshFinishedContent = Schema.Struct({
 /**
  * `refresh:finished`: a refresh of the user's credential ended (`credentialsStatus` says how).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface RefreshFinished {
@@ -143,7 +143,7 @@ export interface RefreshFinished {
 /**
  * Any other event, kept with its name and user (when it has one) rather than refused.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface UnknownEvent {
@@ -156,7 +156,7 @@ export interface UnknownEvent {
 /**
  * A verified, decoded event.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type Event = RefreshFinished | UnknownEvent
@@ -165,7 +165,7 @@ export type Event = RefreshFinished | UnknownEvent
  * A verified delivery: the event, and an id for it (the `id` field Tink may add, else a digest of
  * the body, so a redelivery of the same event has the same id).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface Delivery {
@@ -177,7 +177,7 @@ export interface Delivery {
 /**
  * Headers as any framework holds them: a record (any case), or an object with `get`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type HeadersInput =
@@ -230,7 +230,7 @@ const defaultMaxBodyBytes = 1024 * 1024
  * The signature Tink puts on `body` at `timestamp` (unix seconds): `t=<timestamp>,v1=<hex>`. For
  * tests and for senders (the sandbox signs with the same scheme).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category signing
  */
 export const sign = (secret: Redacted.Redacted<string>, timestamp: number, body: string | Uint8Array): string => {
@@ -280,7 +280,7 @@ const toEvent = (json: unknown): Option.Option<Event> =>
  * `@effect/platform` (pass the headers and the raw body, before any JSON parsing). Time comes
  * from Effect's `Clock`, so `TestClock` drives the tolerance in tests.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category verification
  */
 export const verify = (options: VerifyOptions) => {
@@ -325,7 +325,7 @@ export const verify = (options: VerifyOptions) => {
  * What a handled delivery did: `invalidated` lists the cache scopes it invalidated (none for an
  * unknown event or a repeat); `duplicate` says the delivery id was seen before.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface Outcome {
@@ -338,7 +338,7 @@ export interface Outcome {
  * A webhook receiver: `handle` verifies, decodes and invalidates; `httpApp` does the same for an
  * `@effect/platform` server.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface TinkWebhooks {
@@ -367,7 +367,7 @@ const scopesOf = (event: Event): ReadonlyArray<string> =>
  * shared store's invalidation is idempotent anyway, so what the memory saves is the second
  * round trip and the second generation bump (which would also drop entries re-read in between).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make = (options: Options): Effect.Effect<TinkWebhooks, never, ResponseCache.ResponseCache> =>

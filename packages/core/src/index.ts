@@ -34,6 +34,6 @@ export * as AccessToken from "./AccessToken.js"
 export * as TinkMetrics from "./TinkMetrics.js"
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  */
 export * as TinkWebhooks from "./TinkWebhooks.js"

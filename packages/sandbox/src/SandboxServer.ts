@@ -66,7 +66,7 @@ export const controlPrefix: string = control.prefix
  * The control path that registers the webhook endpoint (`PUT` with `{ "url", "secret" }`) or
  * removes it (`DELETE`).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const webhookEndpointPath: string = WebhookSender.controlPath

@@ -582,7 +582,7 @@ export const asUser: {
  * )
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category credentials
  */
 export const watchCredential = (

@@ -4,7 +4,7 @@
  * done once, with backoff, a total timeout, and the cache kept in step. Reached as
  * `Users.watchCredential`; this module holds its types and the polling itself.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { ResponseCache, TinkError, TinkUser } from "@tink-effect/core"
 import * as Duration from "effect/Duration"
@@ -22,7 +22,7 @@ import * as Schemas from "./Schemas.js"
  * AUTHENTICATION_ERROR, SESSION_EXPIRED, TEMPORARY_ERROR "final state of current refresh",
  * PERMANENT_ERROR, DELETED): a watch ends at the first of them.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const terminalStatuses: ReadonlySet<string> = new Set([
@@ -38,7 +38,7 @@ export const terminalStatuses: ReadonlySet<string> = new Set([
  * The statuses in which the credential waits on the user (the guide's "Trigger for the client to
  * prompt the user"): answer the fields, open the bank app, or start Mobile BankID.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const userActionStatuses: ReadonlySet<string> = new Set([
@@ -50,7 +50,7 @@ export const userActionStatuses: ReadonlySet<string> = new Set([
 /**
  * One new status of a watched credential.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface CredentialStatusUpdate {
@@ -84,7 +84,7 @@ const FiniteDurationInput = rule(
 /**
  * The options of `watchCredential`; all have defaults.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category schemas
  */
 export const WatchCredentialOptions = Schema.Struct({
@@ -98,7 +98,7 @@ export const WatchCredentialOptions = Schema.Struct({
 }).annotations({ message: () => "must be an object" })
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface WatchCredentialOptions {
@@ -146,7 +146,7 @@ const update = (credential: Schemas.Credential, status: string, gone: boolean): 
  * `Users.watchCredential`, which passes `Users.getCredential` (taking it as an argument keeps
  * this module free of an import cycle with `Users`).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category watching
  */
 export const watch = <R>(

@@ -19,6 +19,6 @@ export * as Users from "./Users.js"
 export * as UserSessions from "./UserSessions.js"
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  */
 export * as WatchCredential from "./WatchCredential.js"
