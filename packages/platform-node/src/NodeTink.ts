@@ -82,9 +82,11 @@ const redisNamespace = (name: string): Config.Config<string> =>
  * `TINK_BASE_URL` (default https://api.tink.com), `TINK_REQUEST_TIMEOUT` (milliseconds, e.g.
  * `2500`, or a duration such as `5 seconds`; default 10 seconds), `TINK_MAX_RETRIES` (default
  * 3), `TINK_REDIS_URL` (unset: memory cache) and `TINK_REDIS_NAMESPACE` (the Redis key prefix,
- * default `tink`; used only with `TINK_REDIS_URL`). A missing or malformed variable fails with a
- * `ConfigError` naming it when the layer is built; the secret and the Redis URL (which may hold a
- * password) are read as `Redacted` and never echoed.
+ * default `tink`; used only with `TINK_REDIS_URL`) and `TINK_CACHE_KEY` (base64 of 32 bytes,
+ * comma-separated newest first while rotating: encrypts every value stored in Redis; unset: values
+ * are stored in clear; used only with `TINK_REDIS_URL`). A missing or malformed variable fails with
+ * a `ConfigError` naming it when the layer is built; the secret, the Redis URL (which may hold a
+ * password) and the cache key are read as `Redacted` and never echoed.
  *
  * @since 0.1.0
  * @category config
@@ -92,13 +94,18 @@ const redisNamespace = (name: string): Config.Config<string> =>
 export const fromEnv: Config.Config<Options> = Config.all({
   config: TinkClient.optionsFromConfig(TinkClient.envConfig),
   redisUrl: Config.option(RedisResponseStore.redisUrl("TINK_REDIS_URL")),
-  namespace: Config.option(redisNamespace("TINK_REDIS_NAMESPACE"))
+  namespace: Config.option(redisNamespace("TINK_REDIS_NAMESPACE")),
+  cacheKeys: Config.option(RedisResponseStore.cacheKeys("TINK_CACHE_KEY"))
 }).pipe(
-  Config.map(({ config, namespace, redisUrl }) => ({
+  Config.map(({ cacheKeys, config, namespace, redisUrl }) => ({
     config,
     redis: Option.match(redisUrl, {
       onNone: () => undefined,
-      onSome: (url) => ({ url, namespace: Option.getOrUndefined(namespace) })
+      onSome: (url) => ({
+        url,
+        namespace: Option.getOrUndefined(namespace),
+        encryption: Option.match(cacheKeys, { onNone: () => undefined, onSome: (keys) => ({ keys }) })
+      })
     })
   }))
 )

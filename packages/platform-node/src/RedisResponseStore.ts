@@ -11,7 +11,7 @@
  *   replication) and refuses to run on a replica, so generations written before a rollback are
  *   replaced, never trusted.
  * - `ns:e:{scope}:<generation>:<request key>` holds the JSON of the schema-encoded value, with
- *   the entry's TTL. The `{scope}` hash tag keeps a scope's keys on one cluster slot.
+ *   the entry's TTL; with `encryption`, that JSON sealed with AES-256-GCM, bound to the key. The `{scope}` hash tag keeps a scope's keys on one cluster slot.
  *
  * Keys and values hold no token or secret: scopes are user ids or token hashes, keys are
  * method, path and query.
@@ -29,6 +29,7 @@ import type * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as CacheCrypto from "./internal/cacheCrypto.js"
 import * as RedisMetrics from "./internal/redisMetrics.js"
 import * as RedisStore from "./internal/redisStore.js"
 import * as RedisUrl from "./internal/redisUrl.js"
@@ -92,6 +93,37 @@ export interface Options {
    * `CLIENT TRACKING ON` is sent on every connection). Capacity: a whole number, at least 1.
    */
   readonly nearCache?: { readonly capacity: number } | undefined
+  /**
+   * Leave every credential's `fields` (the user's login fields at the bank, such as a username
+   * that may be a personal identity number) out of the values stored in Redis: for callers that
+   * never read `fields`. A credential then read from Redis (a hit from another instance or after
+   * a near-cache eviction) has `fields: {}`; the read that fetched it from Tink, and near-cache
+   * hits of this instance, still carry them. Default `false`.
+   *
+   * @since 0.2.0
+   */
+  readonly omitCredentialFields?: boolean | undefined
+  /**
+   * Encrypt every value stored in Redis (AES-256-GCM) under `keys`: each 32 bytes, or their
+   * base64, `Redacted`. The first key seals every write; all of them open reads, so a key is
+   * rotated by putting the new one first and dropping the old one once its entries have expired
+   * (at most the longest TTL). Each value is sealed with a fresh random 96-bit nonce and the
+   * entry's full Redis key as associated data: a value moved to another key (another user's),
+   * truncated, altered, sealed under a key no longer listed, or stored in clear is a miss,
+   * replaced by the fresh value, counted in `valuesRefused` and in `stats.storeErrors`, and
+   * logged at most once a minute. A malformed key fails the store's construction with a
+   * `ConfigError` at `encryption.keys.<index>` that never quotes it.
+   *
+   * Omitted: values are stored in clear, as JSON (logged once when the store starts).
+   *
+   * @since 0.2.0
+   */
+  readonly encryption?: {
+    readonly keys: readonly [
+      Redacted.Redacted<Uint8Array | string>,
+      ...ReadonlyArray<Redacted.Redacted<Uint8Array | string>>
+    ]
+  } | undefined
 }
 
 /**
@@ -187,6 +219,48 @@ export const redisUrl = (name: string): Config.Config<Redacted.Redacted<string>>
         : Either.left(ConfigError.InvalidData([name], `The Redis URL ${problem}`))
     })
   )
+
+/**
+ * Cache keys read from configuration key `name`: base64 of 32 bytes each, comma-separated,
+ * newest first (`TINK_CACHE_KEY=<new>,<old>` while rotating), as `Redacted`. A malformed one fails
+ * with a `ConfigError` naming `name`, never quoting it. Generate one with
+ * `node -e "console.log(require('node:crypto').randomBytes(32).toString('base64'))"`.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const cacheKeys = (
+  name: string
+): Config.Config<readonly [Redacted.Redacted<string>, ...ReadonlyArray<Redacted.Redacted<string>>]> =>
+  Config.redacted(name).pipe(
+    Config.mapOrFail((value) => {
+      const parts = Redacted.value(value).split(",").map((part) => part.trim())
+      for (let i = 0; i < parts.length; i++) {
+        const problem = CacheCrypto.decodeKey(parts[i]!)
+        if (Either.isLeft(problem)) {
+          return Either.left(
+            ConfigError.InvalidData(
+              [name],
+              `The cache key${parts.length > 1 ? ` at position ${i + 1}` : ""} ${problem.left}`
+            )
+          )
+        }
+      }
+      const [first, ...rest] = parts.map((part) => Redacted.make(part))
+      return Either.right([first!, ...rest] as const)
+    })
+  )
+
+/**
+ * Redis values refused because they did not open under the cache keys (see the `encryption`
+ * option), by `reason`: `forged` (moved to another key, truncated or altered), `unknownKey` (sealed
+ * under a key no longer listed), `clear` (stored before encryption was turned on). Each was read as
+ * a miss. Metric `tink_cache_values_refused_total`.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const valuesRefused: Metric.Metric.Counter<number> = RedisMetrics.valuesRefused
 
 /**
  * Invalidations Redis refused to write (e.g. out of memory at `maxmemory` under `noeviction`)

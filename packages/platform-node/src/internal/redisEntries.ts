@@ -1,10 +1,13 @@
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { Connection } from "./redisConnection.js"
 import { type ErrorCount, reasonOf, RedisStoreError, scopeTag } from "./redisErrors.js"
 import * as Metrics from "./redisMetrics.js"
+import * as Minimize from "./redisMinimize.js"
 import * as Reply from "./redisReply.js"
 import * as Scripts from "./redisScripts.js"
 import type { ServerCheck } from "./redisServerCheck.js"
@@ -42,6 +45,9 @@ export interface Entries {
   readonly bump: (scope: string) => Effect.Effect<void, RedisStoreError>
 }
 
+/** How often refused values are logged at most. */
+const refusalLogIntervalMs = 60_000
+
 const miss: Reply.DecodedRead<never> = { generation: undefined, value: Option.none(), ttlMs: undefined }
 
 /**
@@ -64,6 +70,30 @@ export const make = (options: {
   const generationKey = (scope: string) => `${namespace}:gen:{${scope}}`
   const entryPrefix = (scope: string) => `${namespace}:e:{${scope}}:`
   const readScript = options.tracked === true ? Scripts.readTracked : Scripts.read
+  const entryKey = (scope: string, generation: string, key: string) => `${entryPrefix(scope)}${generation}:${key}`
+  const crypto = settings.crypto
+
+  /** Refusals since the last warning, and when it was logged: one warning per burst. */
+  let refusedSinceLog = 0
+  let lastRefusalLog = Number.NEGATIVE_INFINITY
+
+  /**
+   * A stored value that did not open: counted (metric by reason, and `storeErrors`), and logged
+   * at most once a minute with the count since the last warning; never its content or key.
+   */
+  const refused = (reason: string, scope: string) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      errors.record()
+      Metrics.valuesRefused.unsafeUpdate(1, [MetricLabel.make("reason", reason)])
+      refusedSinceLog++
+      if (now - lastRefusalLog < refusalLogIntervalMs) return Effect.void
+      const count = refusedSinceLog
+      refusedSinceLog = 0
+      lastRefusalLog = now
+      return Effect.logWarning(
+        "Redis response cache: a stored value did not open under the cache keys (moved to another key, altered, under a rotated-out key, or stored in clear); read as a miss and replaced"
+      ).pipe(Effect.annotateLogs({ scope: scopeTag(scope), reason, refused: count }))
+    })
 
   /** A command that failed: counted, logged at debug with its operation and reason class only. */
   const failed = (error: RedisStoreError, scope: string) =>
@@ -86,8 +116,24 @@ export const make = (options: {
       Effect.matchEffect({
         onFailure: (error) => Effect.as(failed(error, scope), miss),
         onSuccess: (reply): Effect.Effect<Reply.DecodedRead<A>> => {
-          const result = Reply.decodeRead(reply, schema, server)
+          const result = Reply.decodeRead(
+            reply,
+            schema,
+            server,
+            crypto === undefined ?
+              undefined :
+              (generation, stored) => crypto.open(entryKey(scope, generation, key), stored)
+          )
           if (!(result instanceof RedisStoreError)) return Effect.succeed(result)
+          // A value that does not open under its own key is a miss under its generation: the fresh
+          // value replaces it (so a rotation costs at most one miss per entry).
+          if (result.operation === "open") {
+            return Effect.as(refused(String(result.cause), scope), {
+              generation: (reply as [string])[0],
+              value: Option.none(),
+              ttlMs: undefined
+            })
+          }
           // A reply we cannot use is a miss. An entry that no longer decodes is replaced by the
           // fresh value, so it keeps its generation.
           const generation = result.operation === "decode" ? (reply as [string])[0] : undefined
@@ -101,14 +147,23 @@ export const make = (options: {
       const ttlMs = Math.floor(Duration.toMillis(entry.ttl))
       if (ttlMs < 1) return Effect.succeed(false)
       return Schema.encode(entry.schema)(entry.value).pipe(
-        Effect.flatMap((encoded) => Effect.try(() => JSON.stringify(encoded))),
-        Effect.mapError(() => new RedisStoreError({ operation: "encode", cause: "not encodable" })),
-        Effect.flatMap((value) =>
-          connection.evalScript("write", Scripts.write, [
-            generationKey(entry.scope),
-            `${entryPrefix(entry.scope)}${entry.generation}:${entry.key}`
-          ], [entry.generation, value, String(ttlMs), generationTtlMs])
+        Effect.flatMap((encoded) =>
+          Effect.try(() =>
+            JSON.stringify(settings.omitCredentialFields ? Minimize.omitCredentialFields(encoded) : encoded)
+          )
         ),
+        Effect.mapError(() => new RedisStoreError({ operation: "encode", cause: "not encodable" })),
+        Effect.flatMap((json) => {
+          const key = entryKey(entry.scope, entry.generation, entry.key)
+          // Sealed with the key it is stored under as associated data: it opens under no other.
+          const value = crypto === undefined ? json : crypto.seal(key, json)
+          return connection.evalScript("write", Scripts.write, [generationKey(entry.scope), key], [
+            entry.generation,
+            value,
+            String(ttlMs),
+            generationTtlMs
+          ])
+        }),
         Effect.map((reply) => reply === 1),
         Effect.catchAll((error) => Effect.as(failed(error, entry.scope), false))
       )

@@ -12,3 +12,10 @@ export const invalidationsLost = Metric.counter("tink_cache_invalidations_lost_t
   description: "Scopes whose pending invalidation could not be delivered to Redis before the cache closed",
   incremental: true
 })
+
+/** @internal */
+export const valuesRefused = Metric.counter("tink_cache_values_refused_total", {
+  description:
+    "Redis values that did not open under the cache keys (moved to another key, truncated, tampered with, under a rotated-out key, or stored in clear) and were read as misses",
+  incremental: true
+})

@@ -2,6 +2,7 @@ import type { ResponseCache } from "@tink-effect/core"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { Refusal } from "./cacheCrypto.js"
 import { RedisStoreError } from "./redisErrors.js"
 import type { ServerCheck } from "./redisServerCheck.js"
 
@@ -20,12 +21,16 @@ export interface DecodedRead<A> extends ResponseCache.StoreRead<A> {
  * that does not decode is reported by where (the paths in the value), never by what: cached
  * values are users' data. The generation's epoch is noted, to log a change of data set.
  *
+ * With `open` (encryption on), the stored value is opened first, under the generation read: a
+ * value it refuses is an error of operation `"open"` whose cause is the refusal's reason.
+ *
  * @internal
  */
 export const decodeRead = <A, I>(
   reply: unknown,
   schema: Schema.Schema<A, I>,
-  server: ServerCheck
+  server: ServerCheck,
+  open?: ((generation: string, stored: string) => string | Refusal) | undefined
 ): DecodedRead<A> | RedisStoreError => {
   if (
     !Array.isArray(reply) || (reply.length !== 2 && reply.length !== 3) || typeof reply[0] !== "string" ||
@@ -34,8 +39,10 @@ export const decodeRead = <A, I>(
   ) return new RedisStoreError({ operation: "read", cause: "unexpected reply" })
   const generation = reply[0]
   server.noteGeneration(generation)
-  const raw = reply[1] as string | null
-  if (raw === null) return { generation, value: Option.none(), ttlMs: undefined }
+  const stored = reply[1] as string | null
+  if (stored === null) return { generation, value: Option.none(), ttlMs: undefined }
+  const raw = open === undefined ? stored : open(generation, stored)
+  if (raw instanceof Refusal) return new RedisStoreError({ operation: "open", cause: raw.reason })
   let json: unknown
   try {
     json = JSON.parse(raw)

@@ -2,8 +2,10 @@ import { CachePolicy } from "@tink-effect/core"
 import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import * as CacheCrypto from "./cacheCrypto.js"
 import * as RedisUrl from "./redisUrl.js"
 
 /** The public options, documented where users read them. @internal */
@@ -28,6 +30,10 @@ export interface Settings {
   readonly lastDeliveryWait: Duration.Duration
   /** The near cache's capacity; `undefined`: no near cache. */
   readonly nearCapacity: number | undefined
+  /** Seals and opens values; `undefined`: values are stored in clear. */
+  readonly crypto: CacheCrypto.CacheCrypto | undefined
+  /** Leave credentials' `fields` out of stored values. */
+  readonly omitCredentialFields: boolean
 }
 
 const defaultUrl = "redis://127.0.0.1:6379"
@@ -73,6 +79,12 @@ export const resolve = (options: Options): Effect.Effect<Settings, ConfigError.C
         )
       )
     }
+    let crypto: CacheCrypto.CacheCrypto | undefined
+    if (options.encryption !== undefined) {
+      const made = CacheCrypto.make(options.encryption.keys, ["encryption", "keys"])
+      if (Either.isLeft(made)) return Effect.fail(made.left)
+      crypto = made.right
+    }
     const invalidationTimeout = Duration.decode(options.invalidationTimeout ?? Duration.seconds(1))
     const generationTtl = options.generationTtl ?? Duration.sum(CachePolicy.longestTtl(), Duration.hours(1))
     return Effect.succeed({
@@ -83,6 +95,8 @@ export const resolve = (options: Options): Effect.Effect<Settings, ConfigError.C
       generationTtlMs: String(Math.max(1, Math.ceil(Duration.toMillis(generationTtl)))),
       retrySchedule: options.retrySchedule ?? defaultSchedule,
       lastDeliveryWait: Duration.min(Duration.max(invalidationTimeout, lastDeliveryFloor), lastDeliveryCap),
-      nearCapacity
+      nearCapacity,
+      crypto,
+      omitCredentialFields: options.omitCredentialFields === true
     })
   })

@@ -49,6 +49,12 @@ export const make = (
 ): Effect.Effect<RedisStore, ConfigError.ConfigError, Scope.Scope> =>
   Effect.gen(function*() {
     const settings = yield* Settings.resolve(options)
+    if (settings.crypto === undefined) {
+      // Worded without "Redis": the README's troubleshooting test takes the first line naming it.
+      yield* Effect.logInfo(
+        "Response cache: values are stored in clear (no encryption key): whoever can read the store reads the cached data; set TINK_CACHE_KEY (or the store's `encryption` option) to encrypt them"
+      ).pipe(Effect.annotateLogs({ store: "redis", namespace: settings.namespace }))
+    }
     const errors = makeErrorCount()
     const server = yield* ServerCheck.make(settings.invalidationBound)
     const near = settings.nearCapacity === undefined
