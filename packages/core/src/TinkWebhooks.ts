@@ -3,26 +3,35 @@
  * invalidations, so a list read after a bank refresh finishes is fresh on every instance that
  * shares the store.
  *
- * Signatures. Tink's webhook documentation (https://docs.tink.com/resources/webhooks, "Verify the
- * signature" / webhook-signatures) describes the scheme this module checks:
- * - the `X-Tink-Signature` header holds comma-separated `key=value` elements: `t=<unix seconds>`
- *   and one or more `v1=<hex>`; other keys may appear and are ignored;
- * - the signed message is the timestamp, a `.`, then the raw request body, exactly as received;
- * - `v1` is the lowercase hex HMAC-SHA256 of that message under the webhook endpoint's secret
- *   (returned when the endpoint is created with `POST /events/v2/webhook-endpoints`);
- * - a delivery matches when any of its `v1` values does (several appear while a secret rotates);
- * - a timestamp far from now is a replay: rejected outside a tolerance (5 minutes by default).
- * Note: the project's `search` corpus held no copy of docs.tink.com's webhook pages when this was
- * written; the scheme above is the one the issue quotes from them (and the one Tink's `t=`/`v1=`
- * header format implies). Check it against the live page before relying on an edge of it.
+ * Signatures, as Tink's "Webhook signature validation" page describes them
+ * (https://docs.tink.com/resources/api-setup/webhook-signature-validation, "How to verify a
+ * signature"; the page's worked example is a test, with the fixture in
+ * contract/tink/webhooks/webhooks.json):
+ * - the `X-Tink-Signature` header holds comma-separated `key=value` elements, `t=<unix seconds>`
+ *   and `v1=<hex>`; other keys are ignored ("1. Extract the timestamp and signatures");
+ * - the signed message is the timestamp, a `.`, then the raw request body, exactly as received,
+ *   and `v1` is its hex HMAC-SHA256 under the endpoint's secret ("2. Calculate the expected
+ *   signature"); the secret is returned once, when the endpoint is created with a client token
+ *   holding the `webhook-endpoints` scope (https://docs.tink.com/resources/api-setup/webhooks,
+ *   "Setting up webhooks");
+ * - a delivery matches when any of its `v1` values does: the page's parser keeps every `v1`, and
+ *   it does not say whether several are sent (contract/tink/ASSUMPTIONS.md);
+ * - a timestamp far from now is refused: the page says to keep the threshold "no less than 5
+ *   minutes to allow for retries" ("3. Compare the signatures"), which is the default tolerance.
  *
- * Events. Every event is a JSON envelope `{ "context": { "userId", "externalUserId" },
- * "content": { ... }, "event": "<name>" }` (docs.tink.com/resources/webhooks, "Events"). The one
- * that concerns the Users API is `refresh:finished` (content: `credentialsId`,
- * `credentialsStatus`, `finished` in epoch millis, `source`, `detailedError`), sent when a
- * credential's refresh ends, whatever its outcome: the credential's status and `updated` change.
- * Account and transaction events (`account:*`, `account-transactions:*`, ...) and any event not
- * known here decode as `UnknownEvent` and change nothing: this library caches none of their data.
+ * Events. A delivery is `{ "context", "content", "event" }`, `context` being optional metadata
+ * such as `userId` and `externalUserId` (https://docs.tink.com/resources/api-setup/webhooks,
+ * "Message structure"). The one that concerns the Users API is `refresh:finished`
+ * (https://docs.tink.com/resources/api-setup/event-refresh-finished, "Event content":
+ * `credentialsId`, `credentialsStatus`, deprecated `status`, `finished`, `source`,
+ * `sessionExpiryDate`, `detailedError`), sent when a credential's refresh ends, whatever its
+ * outcome: the credential's status and `updated` change. Statuses are kept as sent (the message
+ * example sends `STATUS_UPDATED`, outside the documented list). That page's own example is an
+ * older shape with no `context` and the user in a `webhook` object: its `userId` is read when
+ * there is no context user, since a needless invalidation costs one miss and a missed one serves
+ * stale data. Account and transaction events (`account:*`, `account-transactions:*`, ...) and
+ * any event not known here decode as `UnknownEvent` and change nothing: this library caches none
+ * of their data.
  *
  * @since 0.2.0
  */
@@ -105,23 +114,30 @@ export interface Options extends VerifyOptions {
   readonly dedupeCapacity?: number | undefined
 }
 
-const Context = Schema.Struct({
-  userId: Schema.String,
+const UserRef = Schema.optional(Schema.NullOr(Schema.Struct({
+  userId: Schema.optional(Schema.NullOr(Schema.String)),
   externalUserId: Schema.optional(Schema.NullOr(Schema.String))
-})
+})))
 
 const Envelope = Schema.Struct({
   event: Schema.String,
-  context: Schema.optional(Schema.NullOr(Schema.Struct({ userId: Schema.optional(Schema.String) }))),
+  context: UserRef,
+  // The older shape of the refresh:finished page's example: no `context`, the user in `webhook`.
+  // Read leniently (decodeWebhookUser): a field the current shape does not document never refuses.
+  webhook: Schema.optional(Schema.Unknown),
   content: Schema.optional(Schema.Unknown)
 })
 
+/** The table types `finished` as a string, the examples send a number: read both, never fail on it. */
+const Millis = Schema.Union(Schema.Number, Schema.NumberFromString)
+
 const RefreshFinishedContent = Schema.Struct({
   credentialsId: Schema.String,
-  credentialsStatus: Schema.String,
-  finished: Schema.optional(Schema.NullOr(Schema.Number)),
-  source: Schema.optional(Schema.NullOr(Schema.String)),
-  detailedError: Schema.optional(Schema.Unknown)
+  credentialsStatus: Schema.optional(Schema.NullOr(Schema.String)),
+  // Deprecated, same values: the fallback when `credentialsStatus` is missing.
+  status: Schema.optional(Schema.NullOr(Schema.String)),
+  externalUserId: Schema.optional(Schema.NullOr(Schema.String)),
+  finished: Schema.optional(Schema.Unknown)
 })
 
 /**
@@ -136,7 +152,7 @@ export interface RefreshFinished {
   readonly externalUserId: string | undefined
   readonly credentialsId: string
   readonly credentialsStatus: string
-  /** Epoch millis, when Tink sent it. */
+  /** Epoch millis, when the refresh ended (undefined when absent or not a number). */
   readonly finished: number | undefined
 }
 
@@ -162,8 +178,9 @@ export interface UnknownEvent {
 export type Event = RefreshFinished | UnknownEvent
 
 /**
- * A verified delivery: the event, and an id for it (the `id` field Tink may add, else a digest of
- * the body, so a redelivery of the same event has the same id).
+ * A verified delivery: the event, and an id for it: a digest of the body, so a redelivery of the
+ * same event has the same id (Tink documents no event id; a top-level string `id`, if one is ever
+ * sent, is used instead).
  *
  * @since 0.2.0
  * @category models
@@ -248,31 +265,32 @@ const signedMessage = (t: string, body: string | Uint8Array): Uint8Array => {
 }
 
 const decodeEnvelope = Schema.decodeUnknownOption(Envelope)
-const decodeContext = Schema.decodeUnknownOption(Context)
 const decodeRefreshFinished = Schema.decodeUnknownOption(RefreshFinishedContent)
+const decodeMillis = Schema.decodeUnknownOption(Millis)
+const decodeWebhookUser = Schema.decodeUnknownOption(Schema.Struct({ userId: Schema.String }))
 
 const toEvent = (json: unknown): Option.Option<Event> =>
   Option.map(decodeEnvelope(json), (envelope): Event => {
-    const context = decodeContext(envelope.context)
-    if (envelope.event === "refresh:finished" && Option.isSome(context)) {
+    // `context.userId` is the documented place; `webhook.userId` only when there is no context user.
+    const userId = envelope.context?.userId ??
+      Option.getOrUndefined(Option.map(decodeWebhookUser(envelope.webhook), (webhook) => webhook.userId))
+    if (envelope.event === "refresh:finished" && userId !== undefined) {
       const content = decodeRefreshFinished(envelope.content)
-      if (Option.isSome(content)) {
+      const credentialsStatus = Option.isSome(content)
+        ? content.value.credentialsStatus ?? content.value.status ?? undefined
+        : undefined
+      if (Option.isSome(content) && credentialsStatus !== undefined) {
         return {
           _tag: "RefreshFinished",
-          userId: context.value.userId,
-          externalUserId: context.value.externalUserId ?? undefined,
+          userId,
+          externalUserId: envelope.context?.externalUserId ?? content.value.externalUserId ?? undefined,
           credentialsId: content.value.credentialsId,
-          credentialsStatus: content.value.credentialsStatus,
-          finished: content.value.finished ?? undefined
+          credentialsStatus,
+          finished: Option.getOrUndefined(Option.filter(decodeMillis(content.value.finished), Number.isFinite))
         }
       }
     }
-    return {
-      _tag: "UnknownEvent",
-      event: envelope.event,
-      userId: envelope.context?.userId,
-      content: envelope.content
-    }
+    return { _tag: "UnknownEvent", event: envelope.event, userId, content: envelope.content }
   })
 
 /**
@@ -363,7 +381,8 @@ const scopesOf = (event: Event): ReadonlyArray<string> =>
 /**
  * Builds a receiver over the `ResponseCache` in context. Invalidation goes through the cache's
  * store, so with a shared store (Redis) every instance's next read is fresh. Repeats are dropped
- * by a bounded memory of delivery ids in this process: Tink may deliver an event twice, and a
+ * by a bounded memory of delivery ids in this process: Tink retries failed deliveries (the
+ * signature page's "retries on failed message deliveries"), and a
  * shared store's invalidation is idempotent anyway, so what the memory saves is the second
  * round trip and the second generation bump (which would also drop entries re-read in between).
  *

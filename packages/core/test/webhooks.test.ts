@@ -2,6 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { ResponseCache, TinkUser, TinkWebhooks } from "@tink-effect/core"
 import { Clock, Effect, Either, FastCheck as fc, Redacted, TestClock } from "effect"
 import { createHmac } from "node:crypto"
+import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 
 const secret = Redacted.make("whsec-test-secret")
 const now = 1_790_000_000 // unix seconds
@@ -186,4 +188,123 @@ describe("TinkWebhooks.make", () => {
       const delivery = yield* webhooks.verify({ "x-tink-signature": TinkWebhooks.sign(secret, now, body) }, body)
       expect(delivery.event).toMatchObject({ _tag: "RefreshFinished", userId: "user-1", credentialsId: "cred-1" })
     }))
+})
+
+/** Tink's documented examples (contract/tink/webhooks/webhooks.json, each with its page and section). */
+const documented = JSON.parse(
+  readFileSync(fileURLToPath(new URL("../../../contract/tink/webhooks/webhooks.json", import.meta.url)), "utf8")
+) as {
+  readonly examples: ReadonlyArray<{
+    readonly name: string
+    readonly header?: string
+    readonly secret?: string
+    readonly timestamp?: string
+    readonly rawBody?: string
+    readonly expectedSignature?: string
+    readonly body?: unknown
+  }>
+}
+const documentedExample = (name: string) => {
+  const found = documented.examples.find((example) => example.name === name)
+  if (found === undefined) throw new Error(`no documented example ${name}`)
+  return found
+}
+
+describe("TinkWebhooks: Tink's documented examples", () => {
+  const signature = documentedExample("signature-validation")
+  const docSecret = Redacted.make(signature.secret!)
+  const docTime = Number(signature.timestamp!)
+
+  it.effect("the signature page's example verifies at its time, and is stale 5 min + 1 s later", () =>
+    Effect.gen(function*() {
+      expect(tinkSign(signature.secret!, signature.timestamp!, signature.rawBody!)).toBe(signature.expectedSignature)
+      expect(TinkWebhooks.sign(docSecret, docTime, signature.rawBody!)).toBe(signature.header)
+      // The page's body is elided (`{...}`), so not JSON: the signature passes, the body does not.
+      const check = TinkWebhooks.verify({ secret: docSecret })
+      const headers = { "X-Tink-Signature": signature.header! }
+      yield* TestClock.setTime(docTime * 1000)
+      expect((yield* Effect.flip(check(headers, signature.rawBody!))).reason).toBe("MalformedBody")
+      expect((yield* Effect.flip(check(headers, signature.rawBody!.replace("  ", " ")))).reason).toBe(
+        "InvalidSignature"
+      )
+      // The page's threshold, "no less than 5 minutes": 300 s is still accepted, 301 s is not.
+      yield* TestClock.adjust("300 seconds")
+      expect((yield* Effect.flip(check(headers, signature.rawBody!))).reason).toBe("MalformedBody")
+      yield* TestClock.adjust("1 second")
+      expect((yield* Effect.flip(check(headers, signature.rawBody!))).reason).toBe("StaleTimestamp")
+    }))
+
+  const deliverDocumented = (name: string) =>
+    Effect.gen(function*() {
+      const webhooks = yield* TinkWebhooks.make({ secret: docSecret })
+      yield* TestClock.setTime(docTime * 1000)
+      const body = JSON.stringify(documentedExample(name).body)
+      const header = `t=${docTime},v1=${tinkSign(signature.secret!, String(docTime), body)}`
+      const outcome = yield* webhooks.handle({ "X-Tink-Signature": header }, body)
+      return { outcome, invalidations: (yield* ResponseCache.stats).invalidations }
+    }).pipe(Effect.provide(ResponseCache.layerMemory({ capacity: 100 })))
+
+  it.effect("the message-structure example is refresh:finished for the context user, status kept as sent", () =>
+    Effect.gen(function*() {
+      const { invalidations, outcome } = yield* deliverDocumented("message-structure")
+      expect(outcome.delivery.event).toEqual({
+        _tag: "RefreshFinished",
+        userId: "3db31bdcc75555c4f0b8952984a9bd4f",
+        externalUserId: "f1b3688c649946cc8ee163d1554e853e",
+        credentialsId: "9sd7f9kak102783dkd11j242hmhja8",
+        credentialsStatus: "STATUS_UPDATED",
+        finished: 1618395156625
+      })
+      expect(outcome.invalidated).toEqual([
+        TinkUser.scopeOfUser("3db31bdcc75555c4f0b8952984a9bd4f"),
+        TinkUser.unnamedSessionsScope
+      ])
+      expect(invalidations).toBe(2)
+    }))
+
+  it.effect("the refresh:finished page's older example (no context, user in `webhook`) invalidates that user", () =>
+    Effect.gen(function*() {
+      const { invalidations, outcome } = yield* deliverDocumented("refresh-finished-error")
+      expect(outcome.delivery.event).toEqual({
+        _tag: "RefreshFinished",
+        userId: "af947e794c0641079a876dcec51a419a",
+        externalUserId: "100058962",
+        credentialsId: "abe129ab439c4b9dbb71499a256ce4a5",
+        credentialsStatus: "AUTHENTICATION_ERROR",
+        finished: 1619007274295
+      })
+      expect(invalidations).toBe(2)
+    }))
+
+  it("the field table's variants: `finished` as a string, only the deprecated `status`, context user first", () => {
+    const t = String(now)
+    const run = (body: unknown) => {
+      const raw = JSON.stringify(body)
+      return Effect.runSync(Effect.withClock(
+        TinkWebhooks.verify({ secret })(
+          { "x-tink-signature": `t=${t},v1=${tinkSign(Redacted.value(secret), t, raw)}` },
+          raw
+        ),
+        clockAt(now * 1000)
+      )).event
+    }
+    expect(run({
+      context: { userId: "u1" },
+      content: { credentialsId: "c1", status: "UPDATED", finished: "1618395156625" },
+      event: "refresh:finished"
+    })).toMatchObject({ _tag: "RefreshFinished", userId: "u1", credentialsStatus: "UPDATED", finished: 1618395156625 })
+    expect(run({
+      context: { userId: "u1" },
+      webhook: { userId: "u2" },
+      content: { credentialsId: "c1", credentialsStatus: "UPDATED", finished: "not a date" },
+      event: "refresh:finished"
+    })).toMatchObject({ _tag: "RefreshFinished", userId: "u1", finished: undefined })
+    // A `webhook` field of another shape is ignored, not refused.
+    expect(run({
+      context: { userId: "u1" },
+      webhook: "v2 sends none",
+      content: { credentialsId: "c1", credentialsStatus: "UPDATED" },
+      event: "refresh:finished"
+    })).toMatchObject({ _tag: "RefreshFinished", userId: "u1" })
+  })
 })

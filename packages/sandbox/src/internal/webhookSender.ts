@@ -11,7 +11,7 @@ import { prefix } from "./control.js"
 /**
  * The sandbox's Tink events: after a refresh of a credential settles, and after a control
  * endpoint changes a credential, it POSTs a signed `refresh:finished` event to the registered
- * webhook endpoint, as Tink's Events v2 webhooks do (docs.tink.com/resources/webhooks): the body
+ * webhook endpoint, as Tink's Events v2 webhooks do (https://docs.tink.com/resources/api-setup/webhooks, "Message structure"; signature: https://docs.tink.com/resources/api-setup/webhook-signature-validation): the body
  * is `{ context: { userId }, content: { credentialsId, credentialsStatus, finished, source,
  * detailedError }, event }` and the `X-Tink-Signature` header is `t=<unix seconds>,v1=<hex>`,
  * v1 being HMAC-SHA256(secret, `<t>.<raw body>`). One attempt per event: the receiver under test
