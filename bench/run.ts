@@ -7,6 +7,7 @@ import * as B2 from "./b2-miss.js"
 import * as B3 from "./b3-coalesce.js"
 import * as B4 from "./b4-invalidate.js"
 import * as B5 from "./b5-redis.js"
+import * as B5e from "./b5e-encrypted.js"
 import * as B5n from "./b5n-near.js"
 import * as B6 from "./b6-memory.js"
 import * as B7 from "./b7-window.js"
@@ -151,6 +152,17 @@ await section("B5", async () => {
     ratio: `${ratio(...b5.down).toFixed(2)}x`,
     target: "report (no error, no wait)",
     met: true
+  })
+})
+await section("B5e", async () => {
+  const b5e = await B5e.run()
+  add({
+    row: "B5e Redis hit with encrypted values vs the same hit in clear",
+    figure: `${f(b5e.encrypted)}; upstream ${b5e.upstream}, sealed ${b5e.sealed}`,
+    baseline: f(b5e.clear),
+    ratio: `${ratio(b5e.encrypted, b5e.clear).toFixed(2)}x`,
+    target: "report; values sealed in Redis (checked)",
+    met: b5e.sealed
   })
 })
 if (wanted("B6")) {
