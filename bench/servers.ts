@@ -1,7 +1,10 @@
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 
-/** Three credentials, as Tink would list them (without `userId`, so any bench session owns them). */
+/**
+ * Three credentials of the user `bench-user`, as Tink would list them: every bench session names
+ * that user (with its own token), so the answers are that session's and may be cached.
+ */
 export const credentialsBody = JSON.stringify({
   credentials: [1, 2, 3].map((n) => ({
     id: `c0ffee${n}`,
@@ -12,6 +15,7 @@ export const credentialsBody = JSON.stringify({
     statusUpdated: 1_700_000_000_000,
     updated: 1_700_000_000_000,
     fields: { username: `user${n}` },
+    userId: "bench-user",
     sessionExpiryDate: null
   }))
 })

@@ -22,9 +22,12 @@ export const nodeRuntime = (
     )
   )
 
-/** `count` user sessions with distinct ids, so each one's first read is a miss. */
+/**
+ * `count` sessions of the fixed list's user, each with its own token: entries are kept per token,
+ * so each one's first read is a miss.
+ */
 export const sessions = async (count: number) =>
   Array.from(
     { length: count },
-    (_, i) => TinkUser.makeSync({ userId: `bench-user-${i}`, accessToken: Redacted.make(`token-${i}`) })
+    (_, i) => TinkUser.makeSync({ userId: "bench-user", accessToken: Redacted.make(`token-${i}`) })
   )
