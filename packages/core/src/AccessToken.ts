@@ -9,7 +9,10 @@ import * as Schema from "effect/Schema"
  * An access token. On the wire the fields are snake_case; the token itself is `Redacted` from
  * the moment it is decoded, so it cannot end up in a log line or error by accident. Tink sends
  * `"id_hint": null` in every client-credentials answer (a string only after a delegated grant),
- * so `null` in `id_hint` or `scope` reads as an absent key; extra fields are ignored.
+ * so `null` in `id_hint` or `scope` reads as an absent key; extra fields are ignored. Sources:
+ * Tink's API reference, General v1, "Get access token" (the response example), and the
+ * Permanent users guide's client-token examples; both kept verbatim in
+ * `contract/tink/oauth-token.json`, which the contract tests decode through this schema.
  *
  * @since 0.1.0
  * @category schemas

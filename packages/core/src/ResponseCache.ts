@@ -43,6 +43,22 @@ export interface StoreRead<A> {
 }
 
 /**
+ * What a store writes: a value, the generation its read started under, and how long it lives.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StoreEntry<A, I> {
+  readonly scope: string
+  readonly generation: string
+  /** The entry's key within the scope: partition, schema fingerprint and request key together. */
+  readonly key: string
+  readonly value: A
+  readonly schema: Schema.Schema<A, I>
+  readonly ttl: Duration.Duration
+}
+
+/**
  * Where entries live. The memory store keeps decoded values; a shared store (Redis) uses the
  * schema to encode and decode. Every method is infallible: a failing store reads as a miss.
  * Keys are built by `CachePolicy.entryKey` and include the schema's fingerprint, so a store that
@@ -67,15 +83,7 @@ export interface Store {
     nowMillis: number
   ) => StoreRead<A>
   /** Stores the value only if `generation` is still the scope's current one. */
-  readonly write: <A, I>(entry: {
-    readonly scope: string
-    readonly generation: string
-    /** The entry's key within the scope: partition, schema fingerprint and request key together. */
-    readonly key: string
-    readonly value: A
-    readonly schema: Schema.Schema<A, I>
-    readonly ttl: Duration.Duration
-  }) => Effect.Effect<void>
+  readonly write: <A, I>(entry: StoreEntry<A, I>) => Effect.Effect<void>
   /** Moves the scope to a new generation, making every entry of it unreachable. */
   readonly invalidate: (scope: string) => Effect.Effect<void>
   readonly size: Effect.Effect<number>
@@ -172,9 +180,13 @@ const freezable = (value: object): boolean => {
  * shared by every hit and every reader of a flight). Done once per value fetched (and per value
  * a shared store decodes), never on a memory hit. Effect's data types cache their hash by
  * defining a property on first use, which a frozen object refuses: it is computed first.
- * Objects of other classes (Date, Map, Chunk, Redacted...) are left as they are.
+ * Objects of other classes (Date, Map, Chunk, Redacted...) are left as they are. Exported for
+ * stores that keep decoded values themselves (a near cache), so they freeze them the same way.
+ *
+ * @since 0.2.0
+ * @category values
  */
-const freezeDeep = <A>(value: A): A => {
+export const freezeDeep = <A>(value: A): A => {
   if (typeof value !== "object" || value === null || !freezable(value)) return value
   // Decoded values are never frozen but by this function, which freezes a whole value at once:
   // a frozen root (a near cache's hit) was frozen deeply already.

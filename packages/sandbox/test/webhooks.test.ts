@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Queue, Redacted, Runtime } from "effect"
 import { createHmac } from "node:crypto"
+import { readFileSync } from "node:fs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Sandbox } from "../src/index.js"
@@ -53,6 +54,27 @@ const control = (url: string, path: string, method: string, body?: unknown) =>
     }).then(async (r) => ({ status: r.status, text: await r.text() }))
   )
 
+/** Tink's documented delivery (contract/tink/webhooks/webhooks.json): envelope and content fields. */
+const documented = JSON.parse(
+  readFileSync(new URL("../../../contract/tink/webhooks/webhooks.json", import.meta.url), "utf8")
+)
+const documentedShape = (event: { readonly content: Record<string, unknown> }) => {
+  const example = documented.examples.find((e: { name: string }) => e.name === "message-structure").body
+  assert.deepStrictEqual(Object.keys(event).sort(), Object.keys(example).sort(), "the envelope's keys")
+  const fields: Array<{ name: string; required: boolean; values?: Array<string> }> =
+    documented.refreshFinishedContentFields
+  for (const key of Object.keys(event.content)) {
+    assert.isTrue(fields.some((field) => field.name === key), `content.${key} is a documented field`)
+  }
+  for (const field of fields) {
+    if (field.required) assert.property(event.content, field.name, `content.${field.name} is required`)
+    const value = event.content[field.name]
+    if (field.values !== undefined && value !== undefined && field.name === "source") {
+      assert.include(field.values, value, `content.source takes a documented value`)
+    }
+  }
+}
+
 describe("the sandbox's Tink events", () => {
   it.scopedLive("signs a refresh:finished per Tink's scheme after a refresh settles and after a control change", () =>
     Effect.gen(function*() {
@@ -72,6 +94,7 @@ describe("the sandbox's Tink events", () => {
       const first = yield* Queue.take(target.deliveries)
       assert.isTrue(verifies(first))
       assert.deepInclude(JSON.parse(first.body), { event: "refresh:finished", context: { userId } })
+      documentedShape(JSON.parse(first.body))
       assert.deepInclude(JSON.parse(first.body).content, {
         credentialsId: added.id,
         credentialsStatus: "TEMPORARY_ERROR"

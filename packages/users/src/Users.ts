@@ -248,14 +248,19 @@ const sessionMismatchHint =
  * on each credential says whose data it is. A mismatch returns nothing, so a session pairing one
  * user's id with another's token never shows (nor, through `ownerChecked`, changes) that data.
  */
+const isForeign = (user: TinkUser.Session) => (credential: Schemas.Credential): boolean =>
+  credential.userId !== undefined && credential.userId !== user.userId
+
+const sessionMismatch = (method: string, path: string) =>
+  Effect.fail(
+    new TinkError.TinkAuthenticationError({ method, path, reason: "session-mismatch", hint: sessionMismatchHint })
+  )
+
 const ownedBy =
   (user: TinkUser.Session, method: string, path: string) =>
   <A extends ReadonlyArray<Schemas.Credential>>(credentials: A): Effect.Effect<A, TinkError.TinkError> =>
-    user.userId !== undefined &&
-      credentials.some((credential) => credential.userId !== undefined && credential.userId !== user.userId)
-      ? Effect.fail(
-        new TinkError.TinkAuthenticationError({ method, path, reason: "session-mismatch", hint: sessionMismatchHint })
-      )
+    user.userId !== undefined && credentials.some(isForeign(user))
+      ? sessionMismatch(method, path)
       : Effect.succeed(credentials)
 
 /**
@@ -339,7 +344,10 @@ export const getCredential = (
             schema: Schemas.Credential,
             storeIf: attributableOne
           }),
-          (credential) => Effect.as(ownedBy(user, "GET", "/api/v1/credentials/{id}")([credential]), credential)
+          (credential) =>
+            user.userId !== undefined && isForeign(user)(credential)
+              ? sessionMismatch("GET", "/api/v1/credentials/{id}")
+              : Effect.succeed(credential)
         )
       )
   )
@@ -359,7 +367,7 @@ const ownerChecked = <A>(
     user.userId === undefined ? mutation : Effect.zipRight(
       Effect.catchIf(
         getCredential(credentialId),
-        (error) => error._tag === "TinkAuthenticationError" && error.hint !== sessionMismatchHint,
+        (error) => error._tag === "TinkAuthenticationError" && error.reason !== "session-mismatch",
         () => Effect.void
       ),
       mutation

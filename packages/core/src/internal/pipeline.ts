@@ -107,7 +107,8 @@ export const make = (
     if (token !== undefined) request = HttpClientRequest.bearerToken(request, token)
     let body = options.body
     if (options.auth._tag === "ClientSecret") {
-      // The app's credentials go in the form body (OAuth's client_secret_post), added here so
+      // The app's credentials go in the form body as `client_id` and `client_secret` (Tink's API
+      // reference, General v1, "Get access token": contract/tink/oauth-token.json), added here so
       // that no code outside the pipeline handles the secret.
       if (body !== undefined && body._tag !== "Form") {
         return Effect.fail(

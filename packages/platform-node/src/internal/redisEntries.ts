@@ -1,3 +1,4 @@
+import type { ResponseCache } from "@tink-effect/core"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -33,14 +34,7 @@ export interface Entries {
    * Never fails: a failed write is counted, logged, and dropped. Succeeds with whether Redis
    * stored it (`false` too when the scope was no longer at the entry's generation).
    */
-  readonly write: <A, I>(entry: {
-    readonly scope: string
-    readonly generation: string
-    readonly key: string
-    readonly value: A
-    readonly schema: Schema.Schema<A, I>
-    readonly ttl: Duration.Duration
-  }) => Effect.Effect<boolean>
+  readonly write: <A, I>(entry: ResponseCache.StoreEntry<A, I>) => Effect.Effect<boolean>
   /** Moves the scope to a new generation; fails when Redis did not take it (not counted here). */
   readonly bump: (scope: string) => Effect.Effect<void, RedisStoreError>
 }

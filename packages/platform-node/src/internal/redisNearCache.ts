@@ -1,6 +1,4 @@
-import type { ResponseCache } from "@tink-effect/core"
-import * as Data from "effect/Data"
-import * as Hash from "effect/Hash"
+import { ResponseCache } from "@tink-effect/core"
 import * as Option from "effect/Option"
 
 /** One remembered read, also a link of the LRU list (least recently used at the head). */
@@ -115,33 +113,6 @@ export interface NearCache {
   readonly census: () => { readonly entries: number; readonly scopes: number }
 }
 
-/** Whether freezing leaves the value working: plain data, and Effect's immutable data types. */
-const freezable = (value: object): boolean => {
-  if (Array.isArray(value)) return true
-  const proto = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null || value instanceof Data.Class ||
-    (Option.isOption(value) && Option.isSome(value))
-}
-
-/** As the cache core does for every value it hands out (kept in step with core's `freezeDeep`). */
-const freezeDeep = <A>(value: A): A => {
-  if (typeof value !== "object" || value === null || !freezable(value) || Object.isFrozen(value)) return value
-  const pending: Array<object> = [value]
-  const seen = new Set<object>()
-  while (pending.length > 0) {
-    const next = pending.pop()!
-    if (seen.has(next)) continue
-    seen.add(next)
-    if (Hash.isHash(next)) Hash.hash(next)
-    for (const key of Object.keys(next)) {
-      const child = (next as Record<string, unknown>)[key]
-      if (typeof child === "object" && child !== null && freezable(child)) pending.push(child)
-    }
-    Object.freeze(next)
-  }
-  return value
-}
-
 /** Drops remembered so fills in flight can be checked against them; older ones fold into `floor`. */
 const dropMemory = 4096
 
@@ -226,7 +197,7 @@ export const make = (options: {
     const node: Node = {
       record,
       key,
-      read: { generation: record.generation, value: Option.map(value, freezeDeep) },
+      read: { generation: record.generation, value: Option.map(value, ResponseCache.freezeDeep) },
       expiresAt,
       prev: undefined,
       next: undefined

@@ -36,20 +36,6 @@ describe("closing the Redis cache with an invalidation that cannot be delivered"
  * scope, including those whose invalidation fails while it runs, honours an invalidation asked
  * for during its own bump, and counts as lost exactly what is still pending at the end.
  */
-/** Deletes the test's keys from the shared Redis. */
-const dropNamespace = (admin: Redis.Admin, namespace: string): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    let cursor = "0"
-    do {
-      const reply = (yield* admin.send(["SCAN", cursor, "MATCH", `${namespace}:*`, "COUNT", "1000"])) as [
-        string,
-        Array<string>
-      ]
-      cursor = reply[0]
-      if (reply[1].length > 0) yield* admin.send(["UNLINK", ...reply[1]])
-    } while (cursor !== "0")
-  })
-
 describe("closing the Redis cache: the last delivery", () => {
   const logged: Array<string> = []
   const capture = Logger.replace(
@@ -72,7 +58,7 @@ describe("closing the Redis cache: the last delivery", () => {
       const admin = yield* Redis.admin
       const proxy = yield* TcpProxy.make(Redis.redisTarget)
       const ns = Redis.namespace()
-      yield* Effect.addFinalizer(() => dropNamespace(admin, ns))
+      yield* Effect.addFinalizer(() => Redis.dropNamespace(admin, ns))
       const scope = yield* Scope.make()
       const store = yield* RedisResponseStore.make({
         url: proxy.url,

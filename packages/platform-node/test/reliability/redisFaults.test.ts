@@ -32,7 +32,6 @@ import * as Instance from "../utils/instance.js"
 import * as Redis from "../utils/redis.js"
 import * as FaultProxy from "./utils/faultProxy.js"
 import * as RedisServer from "./utils/redisServer.js"
-import { dropNamespace } from "./utils/worlds.js"
 
 const list = "/api/v1/credentials/list"
 
@@ -134,7 +133,7 @@ const onSharedRedis = (viaProxy: boolean) =>
     const proxy = yield* FaultProxy.make(Redis.redisTarget)
     const proxyUrl = `redis://127.0.0.1:${proxy.port}`
     const t = yield* setup(viaProxy ? proxyUrl : Redis.redisUrl)
-    yield* Effect.addFinalizer(() => dropNamespace(admin, t.namespace))
+    yield* Effect.addFinalizer(() => Redis.dropNamespace(admin, t.namespace))
     return { ...t, proxy, proxyUrl }
   })
 
@@ -343,7 +342,7 @@ describe("Redis store scopes under a failing link", () => {
       Effect.gen(function*() {
         const admin = yield* Redis.admin
         const namespace = Redis.namespace()
-        yield* Effect.addFinalizer(() => dropNamespace(admin, namespace))
+        yield* Effect.addFinalizer(() => Redis.dropNamespace(admin, namespace))
         const proxy = yield* FaultProxy.make(Redis.redisTarget)
         const store = yield* RedisResponseStore.make({
           url: `redis://127.0.0.1:${proxy.port}`,

@@ -16,7 +16,6 @@ import * as Instance from "../utils/instance.js"
 import * as Redis from "../utils/redis.js"
 import * as Capture from "./utils/capture.js"
 import * as FaultProxy from "./utils/faultProxy.js"
-import { dropNamespace } from "./utils/worlds.js"
 
 const clientId = "reliability-client"
 const clientSecret = "S3cr3t-of-the-reliability-client-7f3a9c"
@@ -33,7 +32,7 @@ describe("no secret in any log, span, metric, error or Redis entry", () => {
       const server = Context.get(context, SandboxServer.SandboxServer)
       const sandbox = Context.get(context, Sandbox.Sandbox)
       const namespace = Redis.namespace()
-      yield* Effect.addFinalizer(() => dropNamespace(admin, namespace))
+      yield* Effect.addFinalizer(() => Redis.dropNamespace(admin, namespace))
       const watch = yield* Redis.monitor(namespace)
       const redisProxy = yield* FaultProxy.make(Redis.redisTarget)
       const capture = Capture.make()

@@ -26,7 +26,6 @@ import {
 } from "effect"
 import * as FaultProxy from "../reliability/utils/faultProxy.js"
 import { Oracle, type Outcome } from "../reliability/utils/oracle.js"
-import { dropNamespace } from "../reliability/utils/worlds.js"
 import * as Instance from "../utils/instance.js"
 import * as Redis from "../utils/redis.js"
 
@@ -169,7 +168,7 @@ export const run = (options: Options): Effect.Effect<Report> =>
     const redisProxies: Array<FaultProxy.FaultProxy> = []
     for (let i = 0; i < options.instances; i++) redisProxies.push(yield* FaultProxy.make(Redis.redisTarget))
     const namespace = Redis.namespace()
-    yield* Effect.addFinalizer(() => dropNamespace(admin, namespace))
+    yield* Effect.addFinalizer(() => Redis.dropNamespace(admin, namespace))
 
     // Attempts per operation and request, to count retries.
     const attempts = new Map<number, Map<string, number>>()

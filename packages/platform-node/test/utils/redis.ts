@@ -75,3 +75,17 @@ export const monitor = (needle: string): Effect.Effect<Monitor, never, Scope.Sco
       })
     }
   })
+
+/** Deletes a test namespace's keys (SCAN + UNLINK on that prefix only; the shared Redis is never flushed). */
+export const dropNamespace = (admin: Admin, namespace: string): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    let cursor = "0"
+    do {
+      const reply = (yield* admin.send(["SCAN", cursor, "MATCH", `${namespace}:*`, "COUNT", "1000"])) as [
+        string,
+        Array<string>
+      ]
+      cursor = reply[0]
+      if (reply[1].length > 0) yield* admin.send(["UNLINK", ...reply[1]])
+    } while (cursor !== "0")
+  })

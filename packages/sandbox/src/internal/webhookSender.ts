@@ -12,8 +12,8 @@ import { prefix } from "./control.js"
  * The sandbox's Tink events: after a refresh of a credential settles, and after a control
  * endpoint changes a credential, it POSTs a signed `refresh:finished` event to the registered
  * webhook endpoint, as Tink's Events v2 webhooks do (https://docs.tink.com/resources/api-setup/webhooks, "Message structure"; signature: https://docs.tink.com/resources/api-setup/webhook-signature-validation): the body
- * is `{ context: { userId }, content: { credentialsId, credentialsStatus, finished, source,
- * detailedError }, event }` and the `X-Tink-Signature` header is `t=<unix seconds>,v1=<hex>`,
+ * is `{ context: { userId }, content: { credentialsId, status, credentialsStatus, finished,
+ * source }, event }` and the `X-Tink-Signature` header is `t=<unix seconds>,v1=<hex>`,
  * v1 being HMAC-SHA256(secret, `<t>.<raw body>`). One attempt per event: the receiver under test
  * answers or the event is lost (Tink retries; the sandbox keeps it simple). Signing uses
  * WebCrypto, so the package needs nothing of Node's beyond the server module.
@@ -90,12 +90,15 @@ export const make = (options: {
         const now = yield* Clock.currentTimeMillis
         const body = JSON.stringify({
           context: { userId: credential.userId },
+          // The fields of "Event: Refresh finished" (contract/tink/webhooks/webhooks.json): the
+          // deprecated `status` is still marked required there, and `source` takes its
+          // documented values; `detailedError` is optional and only describes a failure.
           content: {
             credentialsId: credential.id,
+            status: credential.status,
             credentialsStatus: credential.status,
             finished: now,
-            source: "OPERATIONAL",
-            detailedError: null
+            source: "OPERATION_SOURCE_API"
           },
           event: "refresh:finished"
         })

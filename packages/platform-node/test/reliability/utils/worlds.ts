@@ -119,7 +119,7 @@ export const redis = (
     const server = Context.get(context, SandboxServer.SandboxServer)
     const sandbox = Context.get(context, Sandbox.Sandbox)
     const namespace = Redis.namespace()
-    yield* Effect.addFinalizer(() => dropNamespace(admin, namespace))
+    yield* Effect.addFinalizer(() => Redis.dropNamespace(admin, namespace))
     const attribution = new Attribution(options.responseDelay ?? 0)
     const built: Array<Instance.Instance> = []
     for (let i = 0; i < instances; i++) {
@@ -308,18 +308,4 @@ export const redisFaults = (
       fault,
       replace
     }
-  })
-
-/** Deletes a test namespace's keys (SCAN + UNLINK on that prefix only; the shared Redis is never flushed). */
-export const dropNamespace = (admin: Redis.Admin, namespace: string): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    let cursor = "0"
-    do {
-      const reply = (yield* admin.send(["SCAN", cursor, "MATCH", `${namespace}:*`, "COUNT", "1000"])) as [
-        string,
-        Array<string>
-      ]
-      cursor = reply[0]
-      if (reply[1].length > 0) yield* admin.send(["UNLINK", ...reply[1]])
-    } while (cursor !== "0")
   })
