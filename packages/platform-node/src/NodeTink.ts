@@ -4,7 +4,6 @@
  *
  * @since 0.1.0
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { ResponseCache, TinkClient } from "@tink-effect/core"
 import type * as Sandbox from "@tink-effect/sandbox/Sandbox"
 import type * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
@@ -15,6 +14,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as NodeTinkHttpClient from "./NodeTinkHttpClient.js"
 import * as RedisResponseStore from "./RedisResponseStore.js"
 
 /**
@@ -30,8 +30,9 @@ export interface Options {
 }
 
 /**
- * The Tink client and its cache, over undici. A malformed Redis URL fails with
- * a `ConfigError` that never quotes it.
+ * The Tink client and its cache, over undici through the lean `NodeTinkHttpClient` (a
+ * keep-alive pool per origin). A malformed Redis URL fails with a `ConfigError` that never
+ * quotes it. To bring another transport, use `TinkClient.layer` with any `HttpClient`.
  *
  * @since 0.1.0
  * @category layers
@@ -45,7 +46,7 @@ export const layer = (
         options.redis === undefined
           ? ResponseCache.layerMemory({ capacity: options.capacity ?? 10_000 })
           : RedisResponseStore.layer(options.redis),
-        NodeHttpClient.layerUndici
+        NodeTinkHttpClient.layer
       )
     )
   )
