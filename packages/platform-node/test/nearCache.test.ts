@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { CachePolicy, ResponseCache } from "@tink-effect/core"
-import { Deferred, Duration, Effect, Option, Ref, Schema } from "effect"
+import { Deferred, Duration, Effect, FiberRef, Option, Ref, Schema } from "effect"
 import * as NearCache from "../src/internal/redisNearCache.js"
 import * as RedisStore from "../src/internal/redisStore.js"
 import * as RedisResponseStore from "../src/RedisResponseStore.js"
+import { NearWindow } from "./reliability/utils/nearWindow.js"
 import * as RedisServer from "./reliability/utils/redisServer.js"
 import { admin, monitor, namespace, redisUrl } from "./utils/redis.js"
 
@@ -214,5 +215,68 @@ describe("Redis store with a near cache", () => {
         assert.include(String(error), "nearCache.capacity")
       }
       yield* admin
+    }))
+
+  it.scopedLive("the model's window (nearWindow.ts) against the real near cache: B reading right after A's invalidation", () =>
+    Effect.gen(function*() {
+      // B reads the instant A's invalidation returns, many times: it may get the old value from
+      // its near cache (the push not handled yet), and the window must then still be open; once
+      // the window says closed, the old value must never come back. Measured twice: after one
+      // invalidation, and after the pair a mutation makes (the user's scope, then `t:*`).
+      const ns = namespace()
+      const currentRead = FiberRef.unsafeMake(0)
+      const window = new NearWindow(ns, currentRead)
+      yield* window.listen
+      const make = (index: number) =>
+        Effect.gen(function*() {
+          const store = yield* RedisStore.make({
+            url: redisUrl,
+            namespace: ns,
+            timeout: "250 millis",
+            nearCache: { capacity: 100 }
+          })
+          return { near: store.near!, cache: yield* ResponseCache.make(window.attach(index, store)) }
+        })
+      const a = yield* make(0)
+      const b = yield* make(1)
+      const tink = yield* upstream
+      let reads = 0
+      const counts = { rounds: 0, staleInWindow: 0, freshInWindow: 0, closed: 0 }
+      const pairs = { rounds: 0, staleInWindow: 0, freshInWindow: 0, closed: 0 }
+      for (let round = 0; round < 60; round++) {
+        const pair = round % 3 === 2
+        const tally = pair ? pairs : counts
+        const scope = `u:round${round}`
+        // B's near cache holds the scope (the first read's write ends its tracking: read again).
+        let old = yield* read(b.cache, scope, tink.fetch)
+        for (let i = 0; i < 5 && b.near.get(scope, storeKey("GET /credentials")) === undefined; i++) {
+          old = yield* read(b.cache, scope, tink.fetch)
+        }
+        assert.isDefined(b.near.get(scope, storeKey("GET /credentials")), "B's near cache holds the scope")
+        const command = -1 - round
+        const start = window.now()
+        yield* a.cache.invalidate(scope).pipe(
+          Effect.zipRight(pair ? a.cache.invalidate("t:*") : Effect.void),
+          Effect.locally(currentRead, command)
+        )
+        const closes = window.window(command, start, window.now()).closes
+        const context = { instance: 1, read: ++reads, at: window.now() }
+        const value = yield* read(b.cache, scope, tink.fetch).pipe(Effect.locally(currentRead, context.read))
+        const closed = closes(context)
+        tally.rounds++
+        if (closed) tally.closed++
+        if (value.version === old.version) {
+          assert.isFalse(closed, `round ${round}: B returned the old value after its window closed`)
+          tally.staleInWindow++
+        } else if (!closed) tally.freshInWindow++
+      }
+      console.log(
+        `near cache window, B reading right after A's invalidation: ${JSON.stringify(counts)}; after a pair: ${
+          JSON.stringify(pairs)
+        }`
+      )
+      assert.strictEqual(counts.rounds + pairs.rounds, 60)
+      // Not vacuous: the window did close (after a pair, B has handled the first push by then).
+      assert.isAbove(counts.closed + pairs.closed, 0, "the window never closed")
     }))
 })

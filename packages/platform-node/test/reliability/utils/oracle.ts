@@ -19,6 +19,12 @@
  * binds reads through that instance only, until `deliver(instance)` (the instance closed, which
  * must deliver what is pending) makes it bind everyone.
  *
+ * A mark can also be windowed (a store with a near cache, issue 12): it binds reads through the
+ * instance that made the mutation at once, and reads through any other instance only once that
+ * instance can no longer serve data from before it, which the caller decides per read (`Window`,
+ * given the `context` the read started with; see nearWindow.ts). A read whose windowed mark does
+ * not bind yet may return the old data; once it binds, the old data is STALE as always.
+ *
  * It also knows when a read must be a cache hit: after a successful read through the same session
  * (named user and token) and key has returned, with no mutation touching either user in flight
  * since that read started (C5, C7: the earlier read stored its answer in the shared store before
@@ -36,11 +42,35 @@ export type ReadKey = { readonly _tag: "list" } | { readonly _tag: "get"; readon
 
 const keyText = (key: ReadKey): string => key._tag === "list" ? "list" : `get ${key.credentialId}`
 
-/** Where a mark binds: every instance, or only these. */
-type Reach = "all" | Set<number>
+/**
+ * When a windowed mark (see the class comment) binds a read through an instance other than the one
+ * that made the mutation. `closes` is asked once the read has returned, with the `context` the read
+ * was started with (what it read is known by then; when it started is in the context).
+ */
+export interface Window {
+  readonly closes: (context: unknown) => boolean
+}
+
+/** Where a mark binds: every instance; or these at once, and the others once one of `windows` closes. */
+type Reach = "all" | { readonly local: ReadonlySet<number>; readonly windows: ReadonlyArray<Window> }
 
 const binds = (reach: Reach | undefined, instance: number | undefined): boolean =>
-  reach !== undefined && (reach === "all" || (instance !== undefined && reach.has(instance)))
+  reach !== undefined && (reach === "all" || (instance !== undefined && reach.local.has(instance)))
+
+/** The windows a mark binds through, when it does not bind at once. */
+const windowsOf = (reach: Reach | undefined, instance: number | undefined): ReadonlyArray<Window> =>
+  reach === undefined || binds(reach, instance) || reach === "all" ? [] : reach.windows
+
+/** A mark seen at a read's start that binds it only if one of its windows has closed by then. */
+type Conditional =
+  | { readonly _tag: "deleted"; readonly credentialId: string; readonly windows: ReadonlyArray<Window> }
+  | {
+    readonly _tag: "refreshed"
+    readonly credentialId: string
+    readonly since: number
+    readonly windows: ReadonlyArray<Window>
+  }
+  | { readonly _tag: "userDeleted"; readonly windows: ReadonlyArray<Window> }
 
 interface UserState {
   readonly userId: string
@@ -75,6 +105,9 @@ export interface ReadTicket {
   readonly generationLow: number
   readonly session: string
   readonly touches: ReadonlyArray<number>
+  /** Windowed marks that bind the read only if their window has closed (decided at its return). */
+  readonly conditional: ReadonlyArray<Conditional>
+  readonly context: unknown
 }
 
 export interface MutationTicket {
@@ -99,6 +132,25 @@ export interface Verdict {
   /** The generations (per user, counted from 0) the read may have used. */
   readonly generations: readonly [number, number]
   readonly endSeq: number
+  /**
+   * Set when the read returned data older than a mutation whose window (near cache) was still open
+   * when the read started: allowed, and counted to show the window is exercised.
+   */
+  readonly staleInWindow?: string | undefined
+  /** Some windowed mark did not bind the read yet (its window was open when the read started). */
+  readonly inWindow?: boolean | undefined
+}
+
+const apply = (
+  mark: Conditional,
+  deleted: Set<string>,
+  refreshedAt: Map<string, number>,
+  userDeleted: { bound: boolean }
+) => {
+  if (mark._tag === "deleted") deleted.add(mark.credentialId)
+  else if (mark._tag === "refreshed") {
+    refreshedAt.set(mark.credentialId, Math.max(refreshedAt.get(mark.credentialId) ?? 0, mark.since))
+  } else userDeleted.bound = true
 }
 
 /** In `touches`: every mutation, whoever it changes (what a session without a user id may depend on). */
@@ -189,19 +241,34 @@ export class Oracle {
       readonly session?: string | undefined
       readonly touches?: ReadonlyArray<number> | undefined
       readonly instance?: number | undefined
+      /** Handed to the windows of windowed marks when the read returns (see `Window`). */
+      readonly context?: unknown
     } = {}
   ): ReadTicket {
     const state = this.users[user]!
     const touches = [user, ...(options.touches ?? []).filter((other) => other !== user)]
     const session = options.session ?? String(user)
     const deleted = new Set<string>()
-    for (const [id, reach] of state.deleted) if (binds(reach, options.instance)) deleted.add(id)
+    const conditional: Array<Conditional> = []
+    for (const [id, reach] of state.deleted) {
+      if (binds(reach, options.instance)) deleted.add(id)
+      else {
+        const windows = windowsOf(reach, options.instance)
+        if (windows.length > 0) conditional.push({ _tag: "deleted", credentialId: id, windows })
+      }
+    }
     const refreshedAt = new Map<string, number>()
     for (const [id, marks] of state.refreshedAt) {
       for (const mark of marks) {
         if (binds(mark.reach, options.instance)) refreshedAt.set(id, Math.max(refreshedAt.get(id) ?? 0, mark.since))
+        else {
+          const windows = windowsOf(mark.reach, options.instance)
+          if (windows.length > 0) conditional.push({ _tag: "refreshed", credentialId: id, since: mark.since, windows })
+        }
       }
     }
+    const userWindows = windowsOf(state.userDeleted, options.instance)
+    if (userWindows.length > 0) conditional.push({ _tag: "userDeleted", windows: userWindows })
     return {
       user,
       key,
@@ -213,7 +280,9 @@ export class Oracle {
       candidate: this.cleanSuccess.get(`${session} ${keyText(key)}`),
       generationLow: touches.reduce((sum, u) => sum + this.state(u).invalidatingReturned, 0),
       session,
-      touches
+      touches,
+      conditional,
+      context: options.context
     }
   }
 
@@ -223,7 +292,6 @@ export class Oracle {
    * not make later reads due to be hits.
    */
   readReturned(ticket: ReadTicket, answer: ReadonlyArray<Observed> | undefined, stored = true): Verdict {
-    const state = this.users[ticket.user]!
     const endSeq = ++this.seq
     const expectHit = ticket.candidate !== undefined &&
       ticket.touches.every((u) => this.state(u).lastMutationStart < ticket.candidate!)
@@ -232,9 +300,41 @@ export class Oracle {
       ticket.touches.reduce((sum, u) => sum + this.state(u).mutationsStarted, 0)
     ] as const
     if (answer === undefined) return { expectHit, generations, endSeq }
+    // Windowed marks bind now if their window had closed when the read started; the others are
+    // checked too, to tell reads that got old data inside their window (allowed) apart.
+    const deleted = new Set(ticket.deleted)
+    const refreshedAt = new Map(ticket.refreshedAt)
+    const userDeleted = { bound: ticket.userDeleted }
+    const open: Array<Conditional> = []
+    for (const mark of ticket.conditional) {
+      if (mark.windows.some((window) => window.closes(ticket.context))) apply(mark, deleted, refreshedAt, userDeleted)
+      else open.push(mark)
+    }
+    const { crossUser, stale } = this.check(ticket, answer, deleted, refreshedAt, userDeleted.bound)
+    let staleInWindow: string | undefined
+    if (open.length > 0 && stale === undefined) {
+      for (const mark of open) apply(mark, deleted, refreshedAt, userDeleted)
+      staleInWindow = this.check(ticket, answer, deleted, refreshedAt, userDeleted.bound).stale
+    }
+    if (crossUser === undefined && stale === undefined && ticket.clean && stored) {
+      const text = `${ticket.session} ${keyText(ticket.key)}`
+      const previous = this.cleanSuccess.get(text)
+      if (previous === undefined || previous < ticket.startSeq) this.cleanSuccess.set(text, ticket.startSeq)
+    }
+    return { stale, crossUser, expectHit, generations, endSeq, staleInWindow, inWindow: open.length > 0 }
+  }
+
+  private check(
+    ticket: ReadTicket,
+    answer: ReadonlyArray<Observed>,
+    deleted: ReadonlySet<string>,
+    refreshedAt: ReadonlyMap<string, number>,
+    userDeleted: boolean
+  ): { readonly crossUser: string | undefined; readonly stale: string | undefined } {
+    const state = this.users[ticket.user]!
     let crossUser: string | undefined
     let stale: string | undefined
-    if (ticket.userDeleted) stale = `user ${state.userId} was deleted, yet ${keyText(ticket.key)} returned data`
+    if (userDeleted) stale = `user ${state.userId} was deleted, yet ${keyText(ticket.key)} returned data`
     for (const credential of answer) {
       if (
         (credential.userId !== undefined && credential.userId !== state.userId) ||
@@ -247,22 +347,17 @@ export class Oracle {
       if (ticket.key._tag === "get" && credential.id !== ticket.key.credentialId) {
         crossUser ??= `get ${ticket.key.credentialId} returned credential ${credential.id}`
       }
-      if (ticket.deleted.has(credential.id)) {
+      if (deleted.has(credential.id)) {
         stale ??= `${keyText(ticket.key)} returned credential ${credential.id}, deleted before the read started`
       }
-      const since = ticket.refreshedAt.get(credential.id)
+      const since = refreshedAt.get(credential.id)
       if (since !== undefined && (credential.statusUpdated ?? -Infinity) < since) {
         stale ??= `${keyText(ticket.key)} returned credential ${credential.id} with statusUpdated ${
           credential.statusUpdated ?? "none"
         }, older than a refresh that began at ${since} and returned before the read started`
       }
     }
-    if (crossUser === undefined && stale === undefined && ticket.clean && stored) {
-      const text = `${ticket.session} ${keyText(ticket.key)}`
-      const previous = this.cleanSuccess.get(text)
-      if (previous === undefined || previous < ticket.startSeq) this.cleanSuccess.set(text, ticket.startSeq)
-    }
-    return { stale, crossUser, expectHit, generations, endSeq }
+    return { crossUser, stale }
   }
 
   /**
@@ -301,8 +396,16 @@ export class Oracle {
   /**
    * `localTo`: the mutation's invalidation may be pending in that instance (its link to the shared
    * store failed meanwhile): its mark binds reads through that instance only, until `deliver`.
+   * Else `windowed`: the mark binds reads through `origin` (the instance that made the mutation) at
+   * once, and through the others once `window` closes (a store with a near cache). Neither: the
+   * mark binds every read from now on.
    */
-  mutationReturned(ticket: MutationTicket, outcome: Outcome, localTo?: number): void {
+  mutationReturned(
+    ticket: MutationTicket,
+    outcome: Outcome,
+    localTo?: number,
+    windowed?: { readonly origin: number; readonly window: Window }
+  ): void {
     const state = this.users[ticket.user]!
     ++this.seq
     for (const u of ticket.touches) {
@@ -317,8 +420,13 @@ export class Oracle {
     }
     if (outcome !== "success") return
     const reach = (previous: Reach | undefined): Reach => {
-      if (localTo === undefined || previous === "all") return "all"
-      return new Set([...(previous ?? []), localTo])
+      if (previous === "all") return "all"
+      const origin = localTo ?? windowed?.origin
+      if (origin === undefined) return "all"
+      return {
+        local: new Set([...(previous?.local ?? []), origin]),
+        windows: [...(previous?.windows ?? []), ...(localTo === undefined && windowed ? [windowed.window] : [])]
+      }
     }
     switch (ticket.op) {
       case "delete":
@@ -338,7 +446,9 @@ export class Oracle {
 
   /** The instance closed: what it held pending must now have reached every instance. */
   deliver(instance: number): void {
-    const promote = (reach: Reach): Reach => reach !== "all" && reach.has(instance) ? "all" : reach
+    // Only marks held pending there (no window): a windowed mark was delivered when it was made.
+    const promote = (reach: Reach): Reach =>
+      reach !== "all" && reach.windows.length === 0 && reach.local.has(instance) ? "all" : reach
     for (const state of this.users) {
       for (const [id, reach] of state.deleted) state.deleted.set(id, promote(reach))
       for (const marks of state.refreshedAt.values()) {

@@ -29,6 +29,7 @@ import {
   Redacted
 } from "effect"
 import type { Command, Fault, Op, Scenario } from "./histories.js"
+import type { NearWindow, ReadContext } from "./nearWindow.js"
 import { everyone, type Observed, Oracle, type Outcome, type ReadKey, TinkLedger } from "./oracle.js"
 
 /** The sandbox's ids as the operations take them (branded where the API brands them). */
@@ -102,6 +103,12 @@ export interface World {
    * invalidation time out and go pending (C9) without any fault, e.g. on a loaded machine.
    */
   readonly invalidationTimeoutMillis?: number | undefined
+  /**
+   * The stores have near caches (issue 12): a mutation's mark binds other instances only once their
+   * window closes (see nearWindow.ts); reads are due to be hits only after a read on the same
+   * instance (a near cache may remember a miss another instance's write does not push).
+   */
+  readonly near?: NearWindow | undefined
 }
 
 export interface Report {
@@ -118,6 +125,10 @@ export interface Report {
   /** Reads through an instance whose store was degraded (generation-less reads). */
   readonly degradedReads: number
   readonly events: number
+  /** With near caches: reads that started inside some mutation's window (see nearWindow.ts). */
+  readonly readsInWindow: number
+  /** ... and of those, reads that returned data from before the mutation (allowed). */
+  readonly staleInWindow: number
   readonly violations: ReadonlyArray<string>
   /** Per read: label, upstream GETs, the tuples it counted (to explain a failed upstream bound). */
   readonly trace: ReadonlyArray<string>
@@ -197,6 +208,12 @@ export const run = (
     readonly hits?: boolean | undefined
     /** See `TinkLedger`: whether a credential mutation may act on the token owner's credentials. */
     readonly tokenMayAct?: boolean | undefined
+    /**
+     * After each mutation that succeeded, read the list through the next instance at once, with the
+     * same session: a read that starts as the mutation returns, inside a near cache's window (issue
+     * 12), which generated histories rarely hit otherwise. Labelled `#<index>'`.
+     */
+    readonly chase?: boolean | undefined
   }
 ): Effect.Effect<Report> =>
   Effect.gen(function*() {
@@ -254,6 +271,9 @@ export const run = (
     let mismatchedCommands = 0
     let degradedReads = 0
     let eventsRun = 0
+    let staleInWindow = 0
+    let readsInWindow = 0
+    const near = world.near
     /**
      * Per cache scope: mutations that returned, not definitely rejected, through a session of that
      * scope or (deleteUser) naming its user. Each certainly moved the scope's generation, whatever
@@ -290,7 +310,7 @@ export const run = (
         return slot
       })
 
-    const execute = (index: number, command: Command): Effect.Effect<void> =>
+    const execute = (index: number, command: Command, chaser = false): Effect.Effect<void> =>
       Effect.gen(function*() {
         const named = command.user % seeded.length
         const tokenOwner = (named + command.mismatch) % seeded.length
@@ -305,7 +325,10 @@ export const run = (
         const op: Op = command.op === "deleteUser" && !mismatched && !namedUser.withUserId ? "list" : command.op
         if (mismatched) mismatchedCommands++
         const who = mismatched ? `session naming user ${named} with user ${tokenOwner}'s token` : `user ${named}`
-        const label = `#${index} ${op}${op === "list" || op === "deleteUser" ? "" : ` ${credentialId}`} ${who}` +
+        const label =
+          `#${index}${chaser ? "'" : ""} ${op}${
+            op === "list" || op === "deleteUser" ? "" : ` ${credentialId}`
+          } ${who}` +
           ` instance ${instanceIndex}`
         const slot = yield* acquire(instanceIndex)
         const asUser = <A>(effect: Effect.Effect<A, TinkError.TinkError, TinkClient.TinkClient | TinkUser.TinkUser>) =>
@@ -331,8 +354,12 @@ export const run = (
           const generationLow = certainBumps.get(scopeKey) ?? 0
           if (degraded) degradedReads++
           // Tink answers for the token: the read returns (or must not return) the token owner's data.
+          const context: ReadContext | undefined = near === undefined
+            ? undefined
+            : { instance: instanceIndex, read, at: near.now() }
           const ticket = oracle.readStarted(tokenOwner, key, {
-            session: sessionKey,
+            session: near === undefined ? sessionKey : `${sessionKey} @${instanceIndex}`,
+            context,
             // A session without a user id cannot be tied to a user: any mutation may reach it.
             touches: mismatched || namedUser.withUserId ? [named] : [named, everyone],
             instance: instanceIndex
@@ -361,6 +388,11 @@ export const run = (
           })
           if (verdict.crossUser !== undefined) violations.push(`${label}: CROSS-USER ${verdict.crossUser}`)
           if (verdict.stale !== undefined) violations.push(`${label}: STALE ${verdict.stale}`)
+          if (verdict.inWindow === true) readsInWindow++
+          if (verdict.staleInWindow !== undefined) {
+            staleInWindow++
+            trace.push(`${label}: within a near cache's window: ${verdict.staleInWindow}`)
+          }
           // A session naming a user never caches an empty list: nothing in it ties it to the user.
           const unattributable = (mismatched || namedUser.withUserId) && answer !== undefined && answer.length === 0
           if (verdict.expectHit && checkHits && !wasDegraded && !unattributable) {
@@ -414,6 +446,7 @@ export const run = (
         const degraded = slot.degraded
         const changes = slot.changes
         const startedAt = yield* Clock.currentTimeMillis
+        const startTick = near?.now() ?? 0
         const ticket = oracle.mutationStarted(
           changed,
           op,
@@ -429,11 +462,20 @@ export const run = (
             : asUser(Users.deleteUser(asUserId(namedUser.userId)))).pipe(Effect.locally(currentRead, -1 - index))
         )
         slot.inFlight--
-        const tookLong = world.invalidationTimeoutMillis !== undefined &&
-          (yield* Clock.currentTimeMillis) - startedAt >= world.invalidationTimeoutMillis
+        const took = (yield* Clock.currentTimeMillis) - startedAt
+        const tookLong = world.invalidationTimeoutMillis !== undefined && took >= world.invalidationTimeoutMillis
         const pending = world.pendingWhenDegraded && (degraded || slot.degraded || slot.changes !== changes || tookLong)
         const outcome = outcomeOf(exit)
-        oracle.mutationReturned(ticket, outcome, pending ? instanceIndex : undefined)
+        trace.push(`${label}: ${outcome}${pending ? " (pending)" : ""} in ${took} ms`)
+        oracle.mutationReturned(
+          ticket,
+          outcome,
+          pending ? instanceIndex : undefined,
+          near === undefined ? undefined : {
+            origin: instanceIndex,
+            window: near.window(-1 - index, startTick, near.now())
+          }
+        )
         if (outcome !== "rejected") {
           const bumped = new Set([scopeKey, ...(op === "deleteUser" ? [`u:${named}`] : [])])
           for (const scope of bumped) certainBumps.set(scope, (certainBumps.get(scope) ?? 0) + 1)
@@ -443,6 +485,9 @@ export const run = (
           violations.push(
             `${label}: unexpected ${typeof error === "object" ? `${error._tag}: ${error.message}` : error}`
           )
+        }
+        if (options.chase === true && outcome === "success" && slots.length > 1) {
+          yield* execute(index, { ...command, op: "list", instance: instanceIndex + 1 }, true)
         }
       })
 
@@ -564,6 +609,8 @@ export const run = (
       mismatchedCommands,
       degradedReads,
       events: eventsRun,
+      readsInWindow,
+      staleInWindow,
       violations,
       trace: [...trace, ...world.attribution.outside.map((path) => `GET outside any read: ${path}`)]
     }

@@ -1,7 +1,8 @@
 /**
  * The setups the model runs in: N cache instances sharing one store (memory, the shared Redis, or
  * a redis-server of the test's own that it can fill, roll back and cut off), each with its own
- * TinkClient, talking to one sandbox (in memory, or over real sockets).
+ * TinkClient, talking to one sandbox (in memory, or over real sockets). The Redis worlds can turn
+ * the stores' near caches on (issue 12), seen through a `NearWindow` (nearWindow.ts).
  */
 import { HttpClient } from "@effect/platform"
 import { ResponseCache as CoreCache } from "@tink-effect/core"
@@ -21,11 +22,13 @@ import {
   Schema,
   Scope
 } from "effect"
+import * as RedisStore from "../../../src/internal/redisStore.js"
 import * as Instance from "../../utils/instance.js"
 import * as Redis from "../../utils/redis.js"
 import * as FaultProxy from "./faultProxy.js"
+import { NearWindow } from "./nearWindow.js"
 import * as RedisServer from "./redisServer.js"
-import { Attribution, type DegradeMode, type Fault, type World } from "./scenario.js"
+import { Attribution, currentRead, type DegradeMode, type Fault, type World } from "./scenario.js"
 
 /** Refreshes never settle during a run: a refreshed credential stays AUTHENTICATING, a second refresh is a 409. */
 export const refreshStepMillis = 3_600_000
@@ -174,37 +177,57 @@ export interface RedisFaultCounts {
  * - `close` (through `replace`): opens the instance's link, waits until it reaches Redis, closes
  *   the instance's layer and builds a new instance in its place.
  * Invalidations are redelivered only every 10 s, so one that goes pending stays pending for the
- * rest of the history, unless the instance closes.
+ * rest of the history, unless the instance closes. With `near`, the stores have near caches, as in
+ * `redisNear`.
  */
 export const redisFaults = (
   instances: number,
-  counts: RedisFaultCounts
+  counts: RedisFaultCounts,
+  options: {
+    /**
+     * Near caches on (issue 12), seen through a `NearWindow`. Only for histories without `close`
+     * episodes: the delivery at close is not windowed (see `Oracle.deliver`).
+     */
+    readonly near?: boolean | undefined
+  } = {}
 ): Effect.Effect<World, never, Scope.Scope> =>
   Effect.gen(function*() {
     const redisServer = yield* RedisServer.makeWith({
       args: ["--maxmemory", "8mb", "--maxmemory-policy", "noeviction"]
     })
+    const near = options.near === true ? new NearWindow("model", currentRead) : undefined
+    if (near !== undefined) yield* near.listen
     const context = yield* Layer.build(SandboxServer.layer({ sandbox: { refreshStepMillis } }))
     const server = Context.get(context, SandboxServer.SandboxServer)
     const sandbox = Context.get(context, Sandbox.Sandbox)
     const attribution = new Attribution(20)
     const outer = yield* Effect.scope
     const slots: Array<{ proxy: FaultProxy.FaultProxy; scope: Scope.CloseableScope; instance: Instance.Instance }> = []
-    const build = (proxy: FaultProxy.FaultProxy) =>
+    const build = (proxy: FaultProxy.FaultProxy, index: number) =>
       Effect.gen(function*() {
         const scope = yield* Scope.fork(outer, ExecutionStrategy.sequential)
+        const redis: RedisResponseStore.Options = {
+          url: `redis://127.0.0.1:${proxy.port}`,
+          namespace: "model",
+          timeout: "60 millis",
+          invalidationTimeout: "150 millis",
+          generationTtl: "2 minutes",
+          retrySchedule: Schedule.spaced("10 seconds")
+        }
+        const store = near === undefined ? { redis } : {
+          cache: Layer.scoped(
+            CoreCache.ResponseCache,
+            Effect.flatMap(
+              Effect.orDie(RedisStore.make({ ...redis, nearCache: { capacity: 1_000 } })),
+              (store) => CoreCache.make(near.attach(index, store))
+            )
+          )
+        }
         const context = yield* Layer.buildWithScope(
           Instance.layer({
             baseUrl: server.url,
             client: { maxRetries: 0 },
-            redis: {
-              url: `redis://127.0.0.1:${proxy.port}`,
-              namespace: "model",
-              timeout: "60 millis",
-              invalidationTimeout: "150 millis",
-              generationTtl: "2 minutes",
-              retrySchedule: Schedule.spaced("10 seconds")
-            },
+            ...store,
             transport: (client) => attribution.wrap(client)
           }),
           scope
@@ -212,7 +235,7 @@ export const redisFaults = (
         return { proxy, scope, instance: context }
       })
     for (let i = 0; i < instances; i++) {
-      slots.push(yield* build(yield* FaultProxy.make({ host: "127.0.0.1", port: redisServer.port })))
+      slots.push(yield* build(yield* FaultProxy.make({ host: "127.0.0.1", port: redisServer.port }), i))
     }
 
     /**
@@ -294,7 +317,7 @@ export const redisFaults = (
         yield* Scope.close(slot.scope, Exit.void)
         const lost = (yield* Metric.value(RedisResponseStore.invalidationsLost)).count > lostBefore
         if (lost) counts.closesWithLoss++
-        const next = yield* build(slot.proxy)
+        const next = yield* build(slot.proxy, index)
         slots[index] = next
         return { instance: next.instance, delivered: reached && !lost }
       })
@@ -305,7 +328,108 @@ export const redisFaults = (
       attribution,
       pendingWhenDegraded: true,
       invalidationTimeoutMillis: 150,
+      near,
       fault,
       replace
+    }
+  })
+
+/**
+ * How the near-cache world breaks its near caches on purpose, for the model's self-check: under
+ * the window's recording, a layer that remembers every read answered with a value and serves it
+ * ever after, forgetting a scope only on this instance's own invalidation (`ignoresPushes`: what
+ * other instances change is never seen) or never (`ignoresEverything`: not even this instance's
+ * own mutations).
+ */
+export type BrokenNear = "ignoresPushes" | "ignoresEverything"
+
+/**
+ * Every read still goes through the real store (so Redis tracks it, pushes reach the real near
+ * cache, and the window sees what a correct one would do), but answers with the value remembered
+ * from the first read that had one, or the first write of this instance.
+ */
+const brokenNear = (store: RedisStore.RedisStore, mode: BrokenNear): RedisStore.RedisStore => {
+  const remembered = new Map<string, CoreCache.StoreRead<unknown>>()
+  const forget = (scope: string) =>
+    Effect.sync(() => {
+      if (mode === "ignoresEverything") return
+      for (const key of remembered.keys()) if (key.startsWith(`${scope}\u0000`)) remembered.delete(key)
+    })
+  return {
+    ...store,
+    read: <A, I>(scope: string, key: string, schema: Schema.Schema<A, I>) =>
+      Effect.map(store.read(scope, key, schema), (read): CoreCache.StoreRead<A> => {
+        const at = `${scope}\u0000${key}`
+        const old = remembered.get(at) as CoreCache.StoreRead<A> | undefined
+        if (old !== undefined) return old
+        if (Option.isSome(read.value) && read.generation !== undefined) remembered.set(at, read)
+        return read
+      }),
+    // What this instance wrote is remembered too (a correct near cache does the same, until a push).
+    write: (entry) =>
+      Effect.zipRight(
+        store.write(entry),
+        Effect.sync(() => {
+          const at = `${entry.scope}\u0000${entry.key}`
+          if (!remembered.has(at)) remembered.set(at, { generation: entry.generation, value: Option.some(entry.value) })
+        })
+      ),
+    invalidate: (scope) => Effect.zipRight(forget(scope), Effect.ensuring(store.invalidate(scope), forget(scope)))
+  }
+}
+
+/**
+ * `redis` with a near cache in every store (issue 12): each instance's store is the Redis store
+ * with `nearCache`, seen through a `NearWindow` that records what the oracle's window depends on
+ * (the near caches' events, the stores' reads and invalidations). `broken` breaks the near caches
+ * on purpose (the self-check).
+ */
+export const redisNear = (
+  instances: number,
+  options: {
+    readonly responseDelay?: number
+    readonly capacity?: number
+    readonly broken?: BrokenNear | undefined
+  } = {}
+): Effect.Effect<World & { readonly namespace: string; readonly near: NearWindow }, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const admin = yield* Redis.admin
+    const context = yield* Layer.build(SandboxServer.layer({ sandbox: { refreshStepMillis } }))
+    const server = Context.get(context, SandboxServer.SandboxServer)
+    const sandbox = Context.get(context, Sandbox.Sandbox)
+    const namespace = Redis.namespace()
+    yield* Effect.addFinalizer(() => Redis.dropNamespace(admin, namespace))
+    const near = new NearWindow(namespace, currentRead)
+    yield* near.listen
+    const attribution = new Attribution(options.responseDelay ?? 0)
+    const built: Array<Instance.Instance> = []
+    for (let i = 0; i < instances; i++) {
+      const cache = Effect.gen(function*() {
+        const store = yield* RedisStore.make({
+          url: Redis.redisUrl,
+          namespace,
+          timeout: "2 seconds",
+          generationTtl: "2 minutes",
+          nearCache: { capacity: options.capacity ?? 1_000 }
+        })
+        return yield* CoreCache.make(near.attach(i, options.broken ? brokenNear(store, options.broken) : store))
+      })
+      built.push(
+        yield* Instance.build({
+          baseUrl: server.url,
+          client: { maxRetries: 0 },
+          cache: Layer.scoped(CoreCache.ResponseCache, cache),
+          transport: (client) => attribution.wrap(client)
+        })
+      )
+    }
+    return {
+      sandbox,
+      instances: built,
+      attribution,
+      namespace,
+      near,
+      pendingWhenDegraded: true,
+      invalidationTimeoutMillis: 1_000
     }
   })
