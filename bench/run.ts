@@ -11,6 +11,7 @@ import * as B5e from "./b5e-encrypted.js"
 import * as B5n from "./b5n-near.js"
 import * as B6 from "./b6-memory.js"
 import * as B7 from "./b7-window.js"
+import * as B8 from "./b8-scale.js"
 import { formatMeasurement as f, formatNs, type Measurement, median } from "./harness.js"
 
 interface Row {
@@ -218,6 +219,28 @@ if (wanted("B7")) {
     target: "median <= 1 ms on loopback; 0 served after the push",
     met: b7.median <= 1e6 && b7.staleAfterPush === 0
   })
+}
+if (wanted("B8")) {
+  const b8 = await B8.run()
+  const fmt = (n: number) => n >= 1000 ? `${(n / 1000).toFixed(2)} ms` : `${n.toFixed(0)} µs`
+  for (const target of ["redis", "cluster"] as const) {
+    for (const mode of ["hit", "miss"] as const) {
+      const of = b8.rows.filter((row) => row.target === target && row.mode === mode)
+      const scaling = b8.scaling.find((s) => s.target === target && s.mode === mode)!
+      add({
+        row: `B8 ${mode} throughput on ${
+          target === "redis" ? "one Redis" : "Redis Cluster (3+3)"
+        }, 1/2/4 processes, 1 % mutations`,
+        figure: of.map((row) =>
+          `${row.processes}p ${Math.round(row.opsPerSecond)} ops/s (p50 ${fmt(row.p50Us)}, p99 ${fmt(row.p99Us)})`
+        ).join("; "),
+        baseline: "1 process",
+        ratio: `${scaling.ratio.toFixed(2)}x (4p/1p)`,
+        target: "report the scaling; 0 stale reads",
+        met: of.every((row) => row.stale === 0)
+      })
+    }
+  }
 }
 
 console.log("| row | figure (median, min-max) | baseline | ratio | target | met |")

@@ -49,6 +49,34 @@ export interface Options {
    * quotes it.
    */
   readonly url?: string | Redacted.Redacted<string> | undefined
+  /**
+   * Redis Cluster instead of one Redis: `nodes` are seed URLs (`redis[s]://[[user][:password]@]host[:port]`,
+   * each may be `Redacted`); any one that answers gives the topology, and the credentials and TLS
+   * of the first apply to every node. Give either `url` or `cluster`. Read it from the environment
+   * with `redisCluster` (e.g. `TINK_REDIS_CLUSTER_NODES`). A malformed URL fails the store's
+   * construction with a `ConfigError` at `cluster.nodes.<index>` that never quotes it.
+   *
+   * A scope's keys share one hash slot (`{scope}` hash tags) and every script declares every key
+   * it touches, so each command runs on one primary; node-redis follows MOVED and ASK and refreshes
+   * the topology when a node stops answering. The store keeps its bounded waits and fails open:
+   * while a scope's primary is down or being failed over, its reads are misses served from Tink
+   * and its invalidations go pending. Each script checks the epoch of the primary it runs on, so
+   * after a failover or a slot moving to another primary the scope's old entries are never served
+   * (the scope starts cold). One window remains: an instance that could not deliver an
+   * invalidation (it still routed the slot to the failed primary) redelivers it on
+   * `retrySchedule`, and until then other instances already on the new primary may serve the
+   * user's entries from before the mutation; on a cluster, prefer a short, bounded
+   * `retrySchedule` (e.g. `Schedule.spaced("100 millis")`). The near cache is refused on a cluster
+   * (a `ConfigError` at `nearCache`).
+   *
+   * @since 0.3.0
+   */
+  readonly cluster?: {
+    readonly nodes: readonly [
+      string | Redacted.Redacted<string>,
+      ...ReadonlyArray<string | Redacted.Redacted<string>>
+    ]
+  } | undefined
   /** Prefix of every key, so several caches (or other data) can share one Redis; default `"tink"`. */
   readonly namespace?: string | undefined
   /**
@@ -157,7 +185,14 @@ export interface Options {
  * GET, SET, PEXPIRE, PTTL, DEL; SCAN for `stats`. Without INFO every read is a miss, logged as
  * an error when the connection is made.
  *
- * A read is one round trip (a Lua script reads the generation and the entry), a write and an
+ * On Redis Cluster (`cluster`), each script runs on the primary of the user's slot and checks that
+ * primary's epoch: a failover (the promoted replica has a new replication id) or a slot moved to
+ * another primary makes the users of those slots start cold, never serve data from before. See the
+ * `cluster` option for the rest; the Redis user also needs `CLUSTER SLOTS` (`+cluster|slots`) for
+ * node-redis to learn the topology.
+ *
+ * A read is one round trip (a Lua script reads the generation and the entry; on a cluster, two the
+ * first time a process reads a user whose generation it has not seen), a write and an
  * invalidation are one script each; with `nearCache`, a repeated read is none (see the option). `size` counts the namespace's entries with SCAN, stopping at
  * 100 000: it is meant for occasional `stats`, not for hot paths.
  *
@@ -217,6 +252,52 @@ export const redisUrl = (name: string): Config.Config<Redacted.Redacted<string>>
       return problem === undefined
         ? Either.right(url)
         : Either.left(ConfigError.InvalidData([name], `The Redis URL ${problem}`))
+    })
+  )
+
+/**
+ * The seed nodes of a Redis Cluster read from configuration key `name` (e.g.
+ * `TINK_REDIS_CLUSTER_NODES`): comma-separated `redis[s]://` URLs, as the store's `cluster` option,
+ * each `Redacted` (they may hold a password). A malformed one fails with a `ConfigError` naming
+ * `name`, never quoting it.
+ *
+ * @example
+ * ```ts
+ * import { RedisResponseStore } from "@tink-effect/platform-node"
+ *
+ * // TINK_REDIS_CLUSTER_NODES=redis://10.0.0.1:6379,redis://10.0.0.2:6379
+ * const CacheLive = RedisResponseStore.layerConfig({
+ *   cluster: RedisResponseStore.redisCluster("TINK_REDIS_CLUSTER_NODES")
+ * })
+ * ```
+ *
+ * @since 0.3.0
+ * @category config
+ */
+export const redisCluster = (
+  name: string
+): Config.Config<
+  { readonly nodes: readonly [Redacted.Redacted<string>, ...ReadonlyArray<Redacted.Redacted<string>>] }
+> =>
+  Config.redacted(name).pipe(
+    Config.mapOrFail((value) => {
+      const parts = Redacted.value(value).split(",").map((part) => part.trim()).filter((part) => part !== "")
+      if (parts.length === 0) {
+        return Either.left(ConfigError.InvalidData([name], "Redis Cluster needs at least one seed node URL"))
+      }
+      for (let i = 0; i < parts.length; i++) {
+        const problem = /^unix:/i.test(parts[i]!) ? "must be redis:// or rediss://" : RedisUrl.problem(parts[i]!)
+        if (problem !== undefined) {
+          return Either.left(
+            ConfigError.InvalidData(
+              [name],
+              `The Redis Cluster node URL${parts.length > 1 ? ` at position ${i + 1}` : ""} ${problem}`
+            )
+          )
+        }
+      }
+      const [first, ...rest] = parts.map((part) => Redacted.make(part))
+      return Either.right({ nodes: [first!, ...rest] as const })
     })
   )
 

@@ -15,6 +15,7 @@ import {
   Schedule,
   Schema
 } from "effect"
+import * as Scripts from "../src/internal/redisScripts.js"
 import * as RedisResponseStore from "../src/RedisResponseStore.js"
 import { assertSafeConfigError, badRedisUrls, password } from "./utils/badRedisUrls.js"
 import { type Admin, admin, monitor, namespace, redisTarget, redisUrl } from "./utils/redis.js"
@@ -127,6 +128,9 @@ describe("Redis response store", () => {
       // The miss is a read script and a write script (EVAL only when the script was not cached yet).
       assert.isTrue(onMiss.length >= 2 && onMiss.every(([name]) => name === "evalsha" || name === "eval"))
       assert.deepStrictEqual(onHit.map(([name]) => name), ["evalsha"])
+      // On one Redis the read script declares the generation key only and derives the entry key
+      // (one round trip whatever this process knew); only a cluster store declares both.
+      assert.strictEqual(onHit[0]![2], "1")
       const stats = yield* cache.stats
       assert.strictEqual(stats.hits, 1)
       assert.strictEqual(stats.misses, 1)
@@ -505,5 +509,31 @@ describe("Redis response store", () => {
       assert.strictEqual(stats.size, 3)
       assert.strictEqual(stats.hits, 1)
       assert.strictEqual(stats.misses, 3)
+    }))
+
+  it.scopedLive("the read script with every key declared (as on Redis Cluster): the entry under the expected generation, else 'again'", () =>
+    Effect.gen(function*() {
+      const ns = namespace()
+      const redis = yield* admin
+      const { cache } = yield* redisCache({ namespace: ns })
+      const tink = yield* upstream
+      yield* read(cache, "u:dora", tink.fetch)
+      const generation = (yield* generationOf(redis, ns, "u:dora")) as string
+      const entry = yield* entryKeyOf(redis, ns, "u:dora", generation, "GET /api/v1/user")
+      const prefix = `${ns}:e:{u:dora}:`
+      const requestKey = entry.slice(`${prefix}${generation}:`.length)
+      const client = { sendCommand: (args: ReadonlyArray<string>) => Effect.runPromise(redis.send(args)) }
+      const run = (expected: string) =>
+        Effect.promise(() =>
+          Scripts.run(
+            client,
+            Scripts.read,
+            [generationKey(ns, "u:dora"), `${prefix}${expected}:${requestKey}`],
+            [prefix, requestKey, "123", "60000", expected]
+          )
+        )
+      assert.deepStrictEqual(yield* run(generation), [generation, yield* redis.send(["GET", entry])])
+      assert.deepStrictEqual(yield* run("-"), [generation, null, Scripts.again], "another generation: run again")
+      assert.strictEqual(yield* generationOf(redis, ns, "u:dora"), generation, "nothing was written")
     }))
 })

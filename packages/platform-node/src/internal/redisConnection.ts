@@ -24,7 +24,17 @@ export interface Connection {
     args: ReadonlyArray<string>,
     limit?: Bound
   ) => Effect.Effect<unknown, RedisStoreError>
-  /** One script (see `Scripts.run`), waiting at most `limit` (default: the read bound). */
+  /**
+   * Every server holding the store's data, each as its own `send`: the one Redis, or each
+   * primary of a cluster (for SCAN, which walks one server).
+   */
+  readonly primaries: () => ReadonlyArray<
+    (operation: string, args: ReadonlyArray<string>, limit?: Bound) => Effect.Effect<unknown, RedisStoreError>
+  >
+  /**
+   * One script (see `Scripts.run`), waiting at most `limit` (default: the read bound). On a
+   * cluster it goes to the primary of `keys[0]`'s slot (any primary without keys).
+   */
   readonly evalScript: (
     operation: string,
     script: Scripts.Script,
@@ -74,13 +84,25 @@ class TrackingHooks extends BasicClientSideCache {
   }
 }
 
-/** How long building the store waits for the first connection before serving misses. */
-const connectWait = Duration.seconds(1)
-/** How long closing waits for replies still due before the socket is destroyed. */
-const closeWait = Duration.seconds(1)
+/**
+ * How long building the store waits for the first connection before serving misses.
+ *
+ * @internal
+ */
+export const connectWait = Duration.seconds(1)
+/**
+ * How long closing waits for replies still due before the socket is destroyed.
+ *
+ * @internal
+ */
+export const closeWait = Duration.seconds(1)
 
-/** Reconnects for ever, backing off to at most one second between attempts. */
-const reconnectStrategy = (retries: number): number =>
+/**
+ * Reconnects for ever, backing off to at most one second between attempts.
+ *
+ * @internal
+ */
+export const reconnectStrategy = (retries: number): number =>
   Math.min(1000, 20 * 2 ** Math.min(retries, 6)) + Math.floor(Math.random() * 20)
 
 /**
@@ -147,6 +169,7 @@ export const make = (
         return Effect.sync(() => readyWaiters.delete(onReady))
       }),
       send: (operation, args, limit = readBound) => bounded(operation, () => client.sendCommand(args), limit),
+      primaries: () => [connection.send],
       evalScript: (operation, script, keys, args, limit = readBound) =>
         bounded(operation, () => Scripts.run(client, script, keys, args), limit)
     }

@@ -12,7 +12,7 @@ import * as Minimize from "./redisMinimize.js"
 import * as Reply from "./redisReply.js"
 import * as Scripts from "./redisScripts.js"
 import type { ServerCheck } from "./redisServerCheck.js"
-import type { Settings } from "./redisSettings.js"
+import type { Bound, Settings } from "./redisSettings.js"
 
 /**
  * The store's three scripts as effects: a read is one round trip, a write and a bump one each.
@@ -50,6 +50,15 @@ const miss: Reply.DecodedRead<never> = { generation: undefined, value: Option.no
  */
 const freshGeneration = (): string => String(Math.floor(Math.random() * 2 ** 47))
 
+/** Scopes whose last generation a cluster store remembers. */
+const seenCapacity = 10_000
+
+const isAgain = (reply: unknown): reply is [string, null, string] =>
+  Array.isArray(reply) && reply.length === 3 && reply[2] === Scripts.again && typeof reply[0] === "string"
+
+/** A cluster read whose scope moved to another generation twice in a row: a miss that stores nothing. */
+const unsettled: unique symbol = Symbol("unsettled")
+
 /** @internal */
 export const make = (options: {
   readonly connection: Connection
@@ -58,6 +67,11 @@ export const make = (options: {
   readonly errors: ErrorCount
   /** Read with `readTracked` (the entry's TTL too), for a store with a near cache. */
   readonly tracked?: boolean | undefined
+  /**
+   * Redis Cluster: every script declares every key it touches, so a read names the entry key
+   * under the generation last seen for the scope (see `Scripts.read`).
+   */
+  readonly declared?: boolean | undefined
 }): Entries => {
   const { connection, errors, server, settings } = options
   const { generationTtlMs, namespace } = settings
@@ -66,6 +80,19 @@ export const make = (options: {
   const readScript = options.tracked === true ? Scripts.readTracked : Scripts.read
   const entryKey = (scope: string, generation: string, key: string) => `${entryPrefix(scope)}${generation}:${key}`
   const crypto = settings.crypto
+  const declared = options.declared === true
+
+  /**
+   * Redis Cluster only: the generation each scope had when this process last read it, so a read
+   * can declare the entry key it will GET. Bounded (oldest forgotten first): a forgotten or stale
+   * one costs a second round trip, never a wrong answer, since the script checks it.
+   */
+  const seen = new Map<string, string>()
+  const remember = (scope: string, generation: string) => {
+    seen.delete(scope)
+    if (seen.size >= seenCapacity) seen.delete(seen.keys().next().value!)
+    seen.set(scope, generation)
+  }
 
   /** Refusals since the last warning, and when it was logged: one warning per burst. */
   let refusedSinceLog = 0
@@ -100,16 +127,43 @@ export const make = (options: {
       )
     })
 
+  /**
+   * One run of the read script; on a cluster, as many as it takes to name the right entry key (at
+   * most two, within the one read bound).
+   */
+  const runRead = (scope: string, key: string): Effect.Effect<unknown, RedisStoreError> => {
+    const generationArgs = [entryPrefix(scope), key, freshGeneration(), generationTtlMs]
+    if (!declared) return connection.evalScript("read", readScript, [generationKey(scope)], generationArgs)
+    const attempt = (expected: string, limit: Bound) =>
+      connection.evalScript(
+        "read",
+        readScript,
+        [generationKey(scope), entryKey(scope, expected, key)],
+        [...generationArgs, expected],
+        limit
+      )
+    const started = Date.now()
+    // "-" is no generation: its entry key is declared (same slot) but never read.
+    return Effect.flatMap(attempt(seen.get(scope) ?? "-", settings.readBound), (reply) => {
+      if (Array.isArray(reply) && typeof reply[0] === "string") remember(scope, reply[0])
+      if (!isAgain(reply)) return Effect.succeed(reply)
+      // Both round trips share the read's one bound.
+      const bound = settings.readBound.ms
+      const rest: Bound = { ms: bound === undefined ? undefined : Math.max(1, bound - (Date.now() - started)) }
+      return Effect.map(attempt(reply[0], rest), (second) => {
+        if (!isAgain(second)) return second
+        // The generation moved again between the two.
+        return unsettled
+      })
+    })
+  }
+
   const read = <A, I>(scope: string, key: string, schema: Schema.Schema<A, I>) =>
-    connection.evalScript("read", readScript, [generationKey(scope)], [
-      entryPrefix(scope),
-      key,
-      freshGeneration(),
-      generationTtlMs
-    ]).pipe(
+    runRead(scope, key).pipe(
       Effect.matchEffect({
         onFailure: (error) => Effect.as(failed(error, scope), miss),
         onSuccess: (reply): Effect.Effect<Reply.DecodedRead<A>> => {
+          if (reply === unsettled) return Effect.succeed(miss)
           const result = Reply.decodeRead(
             reply,
             schema,

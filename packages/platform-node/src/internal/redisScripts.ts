@@ -51,6 +51,10 @@ export const notMaster = "TINKNOTMASTER"
  * itself when a master's backlog expires (`repl-backlog-ttl` with no replica): that only costs a
  * cold cache. `run_id` (INFO server) is not needed on top, and costs as much again per call.
  *
+ * On Redis Cluster the epoch is the one of the primary the script runs on (the primary of the
+ * scope's slot): a promoted replica has a new replication id, and a generation key migrated to
+ * another primary arrives with the source's epoch, so in both cases the scope starts over.
+ *
  * Generations are `<epoch>:<integer>`; `prefix` is `<epoch>:`.
  */
 const epoch = `local info = redis.call("INFO", "replication")
@@ -67,6 +71,14 @@ local mine = generation and string.sub(generation, 1, 17) == prefix
 `
 
 /**
+ * The reply of `read` on Redis Cluster when the entry key the caller declared is not under the
+ * scope's current generation: the caller runs it again with the right one.
+ *
+ * @internal
+ */
+export const again = "again"
+
+/**
  * One round trip for a cached read: the scope's generation (created at the caller's random value
  * when missing or of another epoch) and the entry under it.
  *
@@ -77,8 +89,15 @@ local mine = generation and string.sub(generation, 1, 17) == prefix
  * When Redis refuses to create the generation (OOM under `noeviction`), the script fails: the
  * read is a miss without a generation, which stores nothing.
  *
- * The entry key is derived here from the generation just read, so it cannot be declared in KEYS;
- * it carries the same `{scope}` hash tag as KEYS[1], so it lives in the same cluster slot.
+ * Two ways to name the entry key:
+ * - one Redis (KEYS[1] only): the script derives it from the generation it just read, so a read is
+ *   always one round trip. A single Redis allows that; the key carries the same `{scope}` hash tag.
+ * - Redis Cluster (KEYS[2] = the entry key under the generation the caller expects, ARGV[5] that
+ *   generation): every key the script touches is declared, so the cluster routes the script by
+ *   its keys, redirects it whole during a slot migration (`ASK`, `TRYAGAIN`) and never lets it
+ *   touch a key it did not declare. When the generation is another one, nothing is read and the
+ *   reply is `{ generation, nil, "again" }`: the caller runs it once more with that generation's
+ *   key. A second round trip happens only for a scope whose generation this process had not seen.
  *
  * @internal
  */
@@ -86,6 +105,12 @@ export const read = script(`${current}if not mine then
   local fresh = prefix .. ARGV[3]
   redis.call("SET", KEYS[1], fresh, "PX", ARGV[4])
   return { fresh, false }
+end
+if KEYS[2] then
+  if generation ~= ARGV[5] then
+    return { generation, false, "${again}" }
+  end
+  return { generation, redis.call("GET", KEYS[2]) }
 end
 return { generation, redis.call("GET", ARGV[1] .. generation .. ":" .. ARGV[2]) }
 `)

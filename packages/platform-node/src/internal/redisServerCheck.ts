@@ -24,8 +24,14 @@ export interface ServerCheck {
   readonly alarm: (reason: string) => Effect.Effect<void>
 }
 
-/** @internal */
-export const make = (probeBound: Bound): Effect.Effect<ServerCheck> =>
+/**
+ * `cluster`: the store talks to several primaries, each with its own epoch. A change of data set
+ * is then an epoch never seen before showing up once every primary's has been seen (a failover or
+ * a restart): logged once per new epoch.
+ *
+ * @internal
+ */
+export const make = (probeBound: Bound, cluster = false): Effect.Effect<ServerCheck> =>
   Effect.gen(function*() {
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     /** The epoch prefix (`<epoch>:`) of the last probe or read, to log a change of data set once. */
@@ -33,9 +39,20 @@ export const make = (probeBound: Bound): Effect.Effect<ServerCheck> =>
     /** The alarm (a replica, INFO denied) already logged: once per occurrence, not once per read. */
     let alarmed: string | undefined
 
+    /** Cluster: every epoch seen (bounded), and how many primaries the cluster had at the probe. */
+    const seenEpochs = new Set<string>()
+    let primaries = Number.POSITIVE_INFINITY
+
     /** Notes the epoch of a reply; a change (restart, failover, resync) is logged once. */
     const noteEpoch = (prefix: string) => {
-      if (seenEpoch !== undefined && seenEpoch !== prefix) {
+      let changed = seenEpoch !== undefined && seenEpoch !== prefix
+      if (cluster) {
+        if (seenEpochs.has(prefix)) return
+        if (seenEpochs.size >= 1024) seenEpochs.clear()
+        seenEpochs.add(prefix)
+        changed = seenEpochs.size > primaries
+      }
+      if (changed) {
         runFork(Effect.logWarning(
           "Redis response cache: Redis now holds another data set (restart, failover or resync); entries cached before are ignored"
         ))
@@ -57,6 +74,26 @@ export const make = (probeBound: Bound): Effect.Effect<ServerCheck> =>
     }
 
     const probe = (connection: Connection): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (!cluster) return probeOne(connection)
+        // Every primary's epoch is learnt now, so a new one later is a change of data set.
+        const each = connection.primaries()
+        primaries = Math.max(1, each.length)
+        return Effect.zipRight(
+          probeOne(connection),
+          Effect.forEach(each, (send) =>
+            send("probe", ["EVAL", Scripts.probe.source, "0"], probeBound).pipe(
+              Effect.match({
+                onFailure: () => undefined,
+                onSuccess: (reply) => {
+                  if (typeof reply === "string" && reply.length === 17) noteEpoch(reply)
+                }
+              })
+            ), { concurrency: "unbounded", discard: true })
+        )
+      })
+
+    const probeOne = (connection: Connection): Effect.Effect<void> =>
       connection.evalScript("probe", Scripts.probe, [], [], probeBound).pipe(
         Effect.matchEffect({
           onSuccess: (reply) => {
@@ -81,7 +118,7 @@ export const make = (probeBound: Bound): Effect.Effect<ServerCheck> =>
     return {
       probe,
       noteGeneration: (generation) => {
-        if (seenEpoch === undefined || !generation.startsWith(seenEpoch)) noteEpoch(generation.slice(0, 17))
+        if (cluster || seenEpoch === undefined || !generation.startsWith(seenEpoch)) noteEpoch(generation.slice(0, 17))
       },
       alarm
     }

@@ -19,6 +19,11 @@ export interface Bound {
 /** The options checked and resolved, defaults applied. @internal */
 export interface Settings {
   readonly url: string
+  /**
+   * The seed nodes of a Redis Cluster, checked; `undefined`: a single Redis at `url`. With them,
+   * `url` is unused.
+   */
+  readonly cluster: ReadonlyArray<string> | undefined
   readonly namespace: string
   /** The wait of every command but an invalidation. */
   readonly readBound: Bound
@@ -70,6 +75,38 @@ export const resolve = (options: Options): Effect.Effect<Settings, ConfigError.C
       : options.url
     const problem = RedisUrl.problem(url)
     if (problem !== undefined) return Effect.fail(ConfigError.InvalidData(["url"], `The Redis URL ${problem}`))
+    let cluster: Array<string> | undefined
+    if (options.cluster !== undefined) {
+      if (options.url !== undefined) {
+        return Effect.fail(
+          ConfigError.InvalidData(["cluster"], "Give either `url` (one Redis) or `cluster` (Redis Cluster), not both")
+        )
+      }
+      cluster = []
+      for (const [i, node] of options.cluster.nodes.entries()) {
+        const nodeUrl = Redacted.isRedacted(node) ? Redacted.value(node) : node
+        const nodeProblem = /^unix:/i.test(nodeUrl)
+          ? "must be redis:// or rediss:// (a cluster node is reached over TCP)"
+          : RedisUrl.problem(nodeUrl)
+        if (nodeProblem !== undefined) {
+          return Effect.fail(
+            ConfigError.InvalidData(["cluster", "nodes", String(i)], `The Redis Cluster node URL ${nodeProblem}`)
+          )
+        }
+        cluster.push(nodeUrl)
+      }
+      if (cluster.length === 0) {
+        return Effect.fail(ConfigError.InvalidData(["cluster", "nodes"], "Redis Cluster needs at least one seed node"))
+      }
+      if (options.nearCache !== undefined) {
+        return Effect.fail(
+          ConfigError.InvalidData(
+            ["nearCache"],
+            "The near cache is not available on Redis Cluster (its invalidations are tracked per connection, and a failover or resharding moves keys between them); leave `nearCache` out"
+          )
+        )
+      }
+    }
     const nearCapacity = options.nearCache?.capacity
     if (nearCapacity !== undefined && !(Number.isSafeInteger(nearCapacity) && nearCapacity >= 1)) {
       return Effect.fail(
@@ -89,6 +126,7 @@ export const resolve = (options: Options): Effect.Effect<Settings, ConfigError.C
     const generationTtl = options.generationTtl ?? Duration.sum(CachePolicy.longestTtl(), Duration.hours(1))
     return Effect.succeed({
       url,
+      cluster,
       namespace: options.namespace ?? "tink",
       readBound: bound(Duration.decode(options.timeout ?? Duration.millis(20))),
       invalidationBound: bound(invalidationTimeout),

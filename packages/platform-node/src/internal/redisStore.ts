@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
+import * as ClusterConnection from "./redisClusterConnection.js"
 import * as Connection from "./redisConnection.js"
 import * as Entries from "./redisEntries.js"
 import { makeErrorCount, reasonOf } from "./redisErrors.js"
@@ -31,6 +32,8 @@ const silenceMs = 1_000
  */
 export interface RedisStore extends ResponseCache.Store {
   readonly near: NearCache.NearCache | undefined
+  /** Whether an invalidation of `scope` is still waiting to be delivered (tests' oracles read it). */
+  readonly isPending: (scope: string) => boolean
 }
 
 /**
@@ -39,7 +42,9 @@ export interface RedisStore extends ResponseCache.Store {
  * `redisServerCheck` (what the server is: master, epoch, ACL), `redisEntries` (the read, write
  * and bump scripts), `redisRedelivery` and `redisLastDelivery` (invalidations Redis has not
  * taken yet), `redisSize` (the count for `stats`) and, when asked for, `redisNearCache` (reads
- * remembered in process, kept fresh by `CLIENT TRACKING`). Documented in `RedisResponseStore.make`.
+ * remembered in process, kept fresh by `CLIENT TRACKING`). On Redis Cluster the connection is
+ * `redisClusterConnection` and reads declare their entry key (see `Scripts.read`). Documented in
+ * `RedisResponseStore.make`.
  *
  * Not exported by the package (src/internal); left public in its declarations so the benches (B5n, B7)
  * type-check against it.
@@ -56,7 +61,7 @@ export const make = (
       ).pipe(Effect.annotateLogs({ store: "redis", namespace: settings.namespace }))
     }
     const errors = makeErrorCount()
-    const server = yield* ServerCheck.make(settings.invalidationBound)
+    const server = yield* ServerCheck.make(settings.invalidationBound, settings.cluster !== undefined)
     const near = settings.nearCapacity === undefined
       ? undefined
       : NearCache.make({ namespace: settings.namespace, capacity: settings.nearCapacity, silenceMs })
@@ -78,16 +83,19 @@ export const make = (
         })
       )
 
-    const connection: Connection.Connection = yield* Connection.make(
-      settings.url,
-      settings.readBound,
-      near === undefined ? server.probe : (connection) =>
-        // A new socket: what the cache remembered over the old one may have missed pushes.
-        Effect.zipRight(Effect.sync(() => near.lost("connection")), server.probe(connection)).pipe(
-          Effect.zipRight(heartbeat(connection, near))
-        ),
-      near === undefined ? undefined : { pushed: near.pushed, lost: () => near.lost("connection") }
-    )
+    // On Redis Cluster there is no near cache (the settings refuse it).
+    const connection: Connection.Connection = settings.cluster !== undefined ?
+      yield* ClusterConnection.make(settings.cluster, settings.readBound, server.probe) :
+      yield* Connection.make(
+        settings.url,
+        settings.readBound,
+        near === undefined ? server.probe : (connection) =>
+          // A new socket: what the cache remembered over the old one may have missed pushes.
+          Effect.zipRight(Effect.sync(() => near.lost("connection")), server.probe(connection)).pipe(
+            Effect.zipRight(heartbeat(connection, near))
+          ),
+        near === undefined ? undefined : { pushed: near.pushed, lost: () => near.lost("connection") }
+      )
     if (near !== undefined) {
       yield* Effect.acquireRelease(
         Effect.sync(() => {
@@ -98,7 +106,14 @@ export const make = (
         (timer) => Effect.sync(() => clearInterval(timer))
       )
     }
-    const entries = Entries.make({ connection, settings, server, errors, tracked: near !== undefined })
+    const entries = Entries.make({
+      connection,
+      settings,
+      server,
+      errors,
+      tracked: near !== undefined,
+      declared: settings.cluster !== undefined
+    })
     // After the connection: its last delivery at close runs while the connection is still open.
     const invalidations = yield* Redelivery.make({
       bump: entries.bump,
@@ -110,7 +125,8 @@ export const make = (
     const base = {
       size: Size.make(connection, settings.namespace),
       errors: errors.current,
-      near
+      near,
+      isPending: invalidations.isPending
     }
     if (near === undefined) {
       return {
