@@ -82,11 +82,12 @@ const redisNamespace = (name: string): Config.Config<string> =>
  * The environment variables: `TINK_CLIENT_ID`, `TINK_CLIENT_SECRET` (read as `Redacted`),
  * `TINK_BASE_URL` (default https://api.tink.com), `TINK_REQUEST_TIMEOUT` (milliseconds, e.g.
  * `2500`, or a duration such as `5 seconds`; default 10 seconds), `TINK_MAX_RETRIES` (default
- * 3), `TINK_REDIS_URL` (unset: memory cache) and `TINK_REDIS_NAMESPACE` (the Redis key prefix,
- * default `tink`; used only with `TINK_REDIS_URL`) and `TINK_CACHE_KEY` (base64 of 32 bytes,
- * comma-separated newest first while rotating: encrypts every value stored in Redis; unset: values
- * are stored in clear; used only with `TINK_REDIS_URL`). A missing or malformed variable fails with
- * a `ConfigError` naming it when the layer is built; the secret, the Redis URL (which may hold a
+ * 3), `TINK_REDIS_URL` (one Redis) or `TINK_REDIS_CLUSTER_NODES` (comma-separated seed URLs of a
+ * Redis Cluster; neither: memory cache; both: a `ConfigError`), `TINK_REDIS_NAMESPACE` (the Redis
+ * key prefix, default `tink`) and `TINK_CACHE_KEY` (base64 of 32 bytes, comma-separated newest
+ * first while rotating: encrypts every value stored in Redis; unset: values are stored in clear).
+ * The last two are used only with Redis. A missing or malformed variable fails with a
+ * `ConfigError` naming it when the layer is built; the secret, the Redis URLs (which may hold a
  * password) and the cache key are read as `Redacted` and never echoed.
  *
  * @since 0.1.0
@@ -95,20 +96,32 @@ const redisNamespace = (name: string): Config.Config<string> =>
 export const fromEnv: Config.Config<Options> = Config.all({
   config: TinkClient.optionsFromConfig(TinkClient.envConfig),
   redisUrl: Config.option(RedisResponseStore.redisUrl("TINK_REDIS_URL")),
+  cluster: Config.option(RedisResponseStore.redisCluster("TINK_REDIS_CLUSTER_NODES")),
   namespace: Config.option(redisNamespace("TINK_REDIS_NAMESPACE")),
   cacheKeys: Config.option(RedisResponseStore.cacheKeys("TINK_CACHE_KEY"))
 }).pipe(
-  Config.map(({ cacheKeys, config, namespace, redisUrl }) => ({
-    config,
-    redis: Option.match(redisUrl, {
-      onNone: () => undefined,
-      onSome: (url) => ({
-        url,
-        namespace: Option.getOrUndefined(namespace),
-        encryption: Option.match(cacheKeys, { onNone: () => undefined, onSome: (keys) => ({ keys }) })
-      })
+  Config.mapOrFail(({ cacheKeys, cluster, config, namespace, redisUrl }) => {
+    if (Option.isSome(redisUrl) && Option.isSome(cluster)) {
+      return Either.left(
+        ConfigError.InvalidData(
+          ["TINK_REDIS_CLUSTER_NODES"],
+          "Set either TINK_REDIS_URL (one Redis) or TINK_REDIS_CLUSTER_NODES (a Redis Cluster), not both"
+        )
+      )
+    }
+    const shared = {
+      namespace: Option.getOrUndefined(namespace),
+      encryption: Option.match(cacheKeys, { onNone: () => undefined, onSome: (keys) => ({ keys }) })
+    }
+    return Either.right({
+      config,
+      redis: Option.isSome(redisUrl)
+        ? { url: redisUrl.value, ...shared }
+        : Option.isSome(cluster)
+        ? { cluster: cluster.value, ...shared }
+        : undefined
     })
-  }))
+  })
 )
 
 /**

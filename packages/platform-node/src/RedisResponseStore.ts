@@ -69,7 +69,7 @@ export interface Options {
    * `retrySchedule` (e.g. `Schedule.spaced("100 millis")`). The near cache is refused on a cluster
    * (a `ConfigError` at `nearCache`).
    *
-   * @since 0.3.0
+   * @since 0.2.0
    */
   readonly cluster?: {
     readonly nodes: readonly [
@@ -271,7 +271,7 @@ export const redisUrl = (name: string): Config.Config<Redacted.Redacted<string>>
  * })
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category config
  */
 export const redisCluster = (

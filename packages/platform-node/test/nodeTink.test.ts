@@ -90,11 +90,48 @@ describe("NodeTink configuration from the environment", () => {
       assert.notInclude(String(options.redis!.url), "pw")
     }))
 
+  const loadEnv = (env: Record<string, string>) =>
+    NodeTink.fromEnv.pipe(
+      Effect.withConfigProvider(
+        ConfigProvider.fromMap(new Map(Object.entries({ TINK_CLIENT_ID: "app", TINK_CLIENT_SECRET: "x", ...env })), {
+          pathDelim: "_"
+        })
+      )
+    )
+
+  it.effect("TINK_REDIS_CLUSTER_NODES selects a Redis Cluster; its seed URLs stay Redacted", () =>
+    Effect.gen(function*() {
+      const options = yield* loadEnv({
+        TINK_REDIS_CLUSTER_NODES: `redis://:${password}@10.0.0.1:6379, redis://:${password}@10.0.0.2:6379`,
+        TINK_REDIS_NAMESPACE: "shop"
+      })
+      const nodes = options.redis?.cluster?.nodes ?? []
+      assert.deepStrictEqual(
+        nodes.map((node) => Redacted.isRedacted(node) ? Redacted.value(node) : node),
+        [`redis://:${password}@10.0.0.1:6379`, `redis://:${password}@10.0.0.2:6379`]
+      )
+      assert.isUndefined(options.redis?.url)
+      assert.strictEqual(options.redis?.namespace, "shop")
+      assert.notInclude(String(nodes), password)
+    }))
+
+  it.effect("TINK_REDIS_URL and TINK_REDIS_CLUSTER_NODES together are a ConfigError, never quoting either", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(loadEnv({
+        TINK_REDIS_URL: `redis://:${password}@127.0.0.1:6379`,
+        TINK_REDIS_CLUSTER_NODES: `redis://:${password}@127.0.0.1:7000`
+      }))
+      assertSafeConfigError(error, "TINK_REDIS_CLUSTER_NODES")
+      assert.include(String(error), "not both")
+    }))
+
   it.effect.each(
     [
       ["TINK_BASE_URL", "tink.example"],
       ["TINK_BASE_URL", `https://app:${password}@tink.example`],
       ["TINK_REDIS_URL", `redis://:${password}@127.0.0.1:99999`],
+      ["TINK_REDIS_CLUSTER_NODES", `redis://:${password}@127.0.0.1:7000,http://:${password}@127.0.0.1:7001`],
+      ["TINK_REDIS_CLUSTER_NODES", " , "],
       ["TINK_REDIS_NAMESPACE", "tink{shared}"],
       ["TINK_REDIS_NAMESPACE", ""],
       ["TINK_REQUEST_TIMEOUT", "soon"],
