@@ -136,9 +136,9 @@ const encodeComponent = (value: string): string => {
  * @since 0.1.0
  * @category policy
  */
-export const requestKey = (method: string, path: string, query: QueryParams = []): string => {
+export const requestKey = (method: string, path: string, query?: QueryParams): string => {
   const target = method === "GET" ? path : `${method} ${path}`
-  if (query.length === 0) return target
+  if (query === undefined || query.length === 0) return target
   const encoded = query.map(([name, value]) => `${encodeComponent(name)}=${encodeComponent(value)}`)
   encoded.sort()
   return `${target}?${encoded.join("&")}`

@@ -228,15 +228,14 @@ export const bypass = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A
   Effect.locally(effect, bypassed, true)
 
 /**
- * Builds the cache over a store. Runs it fetches are forked into the given scope, so closing
- * the layer stops them.
+ * Builds the cache over a store. Closing the given scope (the layer's) stops the fetches still
+ * running.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =>
-  Effect.map(Effect.scope, (scope) => {
-    const flights = SingleFlight.make(scope)
+  Effect.map(Effect.flatMap(Effect.scope, SingleFlight.make), (flights) => {
     let hits = 0
     let misses = 0
     let coalesced = 0
@@ -255,7 +254,6 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
       generation: string | undefined,
       key: string
     ): Effect.Effect<A, E> => {
-      const fetch = Effect.map(request.fetch, freezeDeep)
       if (generation === undefined) {
         // A read without a generation (the store failed or timed out, or the scope bypasses it)
         // neither joins a flight nor is joined, and stores nothing. A flight is safe to join
@@ -265,25 +263,32 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
         // earlier, before another instance deleted a credential, could answer this read.
         // Reads with a generation never meet it either: their flight key holds the generation.
         onStart(request.resource)
-        return fetch
+        return Effect.map(request.fetch, freezeDeep)
       }
-      const fetchAndStore = Effect.tap(fetch, (value) =>
-        request.storable !== undefined && !request.storable(value) ? Effect.void : store.write({
-          scope: request.scope,
-          generation,
-          key,
-          value,
-          schema: request.schema,
-          ttl: request.ttl
-        }))
+      // Built by the read that starts the flight only: a joiner builds no fetch and no span.
+      const fetchAndStore = () =>
+        Effect.flatMap(request.fetch, (fetched) => {
+          const value = freezeDeep(fetched)
+          return request.storable !== undefined && !request.storable(value)
+            ? Effect.succeed(value)
+            : Effect.as(
+              store.write({
+                scope: request.scope,
+                generation,
+                key,
+                value,
+                schema: request.schema,
+                ttl: request.ttl
+              }),
+              value
+            )
+        })
       return flights.run(
         request.scope,
         `${generation}\u0000${key}`,
         fetchAndStore,
-        () =>
-          onStart(request.resource),
-        () =>
-          onJoin(request.resource)
+        () => onStart(request.resource),
+        () => onJoin(request.resource)
       )
     }
 
@@ -292,6 +297,10 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
       TinkMetrics.cacheHits.unsafeUpdate(1, Tracing.cacheLabels(resource))
       return Effect.succeed(value)
     }
+
+    /** A read whose guard's generation is unknown (the store failing): a plain miss. */
+    const unguarded = <A, I, E>(request: Lookup<A, I, E>, base: string): Effect.Effect<A, E> =>
+      miss(request, undefined, CachePolicy.entryKey(base, CachePolicy.schemaFingerprint(request.schema), request.key))
 
     const bypassing = <A, I, E>(request: Lookup<A, I, E>): Effect.Effect<A, E> => Effect.map(request.fetch, freezeDeep)
 
@@ -304,13 +313,6 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
         // store takes them apart, so a hit builds no key string.
         const base = request.partition ?? ""
         const guard = request.guard
-        // A guard whose generation is unknown (the store failing) makes the read a plain miss.
-        const unguarded = () =>
-          miss(
-            request,
-            undefined,
-            CachePolicy.entryKey(base, CachePolicy.schemaFingerprint(request.schema), request.key)
-          )
         if (readNow === undefined) {
           const readIn = (partition: string) => {
             const key = CachePolicy.entryKey(partition, CachePolicy.schemaFingerprint(request.schema), request.key)
@@ -326,16 +328,17 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
           if (guard === undefined) return readIn(base)
           return Effect.flatMap(
             store.read(guard, guardKey, Schema.Unknown),
-            (guarded) => guarded.generation === undefined ? unguarded() : readIn(`${base}@${guarded.generation}`)
+            (guarded) =>
+              guarded.generation === undefined ? unguarded(request, base) : readIn(`${base}@${guarded.generation}`)
           )
         }
-        const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+        // The default services always hold a clock: one map read.
+        const now = (fiber.currentDefaultServices.unsafeMap.get(Clock.Clock.key) as Clock.Clock)
+          .unsafeCurrentTimeMillis()
         let partition = base
         if (guard !== undefined) {
           const generation = readNow<unknown>(guard, "", guardKey, Schema.Unknown, now).generation
-          if (generation === undefined) {
-            return unguarded()
-          }
+          if (generation === undefined) return unguarded(request, base)
           partition = `${base}@${generation}`
         }
         const read = readNow<A>(request.scope, partition, request.key, request.schema, now)

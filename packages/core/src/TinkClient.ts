@@ -126,6 +126,13 @@ export interface ReadOptions<A, I> extends RequestOptions {
    * answers that Tink's own data ties to the session's user.
    */
   readonly storeIf?: ((value: A, session: TinkUser.Session) => boolean) | undefined
+  /**
+   * A check of every answer fetched for a read with a user session (a miss, a read with caching
+   * off), before it is stored or handed to the reads that joined it: an error it returns fails
+   * the read. A cached value passed it when it was fetched (and `storeIf` with it), so a hit
+   * runs nothing. Users' reads refuse data Tink ties to another user than the session's.
+   */
+  readonly check?: ((value: A, session: TinkUser.Session) => TinkError.TinkError | undefined) | undefined
 }
 
 /**
@@ -165,7 +172,9 @@ export interface Service {
   readonly delete: Write
   /**
    * Runs `effect` once for all callers that ask with the same key while it is in flight, e.g.
-   * a credential refresh, which Tink rejects when another one is running.
+   * a credential refresh, which Tink rejects when another one is running. It starts at once in
+   * a fiber of its own: an interrupted caller leaves the others waiting, and when every caller
+   * has gone it is interrupted (so is it when the client's layer closes).
    */
   readonly shared: <A, E>(key: string, effect: Effect.Effect<A, E>) => Effect.Effect<A, E>
 }
@@ -237,14 +246,15 @@ export const make = (
     const cache = yield* ResponseCache
     const scope = yield* Effect.scope
     const http = Tracing.transport(yield* HttpClient.HttpClient, config.tracePropagation)
-    const pipeline = Pipeline.make(http, config, cache, scope)
+    // One single flight for app tokens ("client-token") and `shared` runs: closing the layer stops both.
+    const flights = yield* SingleFlight.make(scope)
+    const pipeline = Pipeline.make(http, config, cache, flights)
     const write = (method: Pipeline.Method) => <A, I>(path: string, options: WriteOptions<A, I>) =>
       pipeline.mutate<A, I>(method, path, options)
-    const flights = SingleFlight.make(scope)
     const noop = () => {}
     return TinkClient.of({
       get: pipeline.read,
-      shared: (key, effect) => flights.run("shared", key, effect, noop, noop),
+      shared: (key, effect) => flights.run("shared", key, () => effect, noop, noop),
       post: write("POST"),
       put: write("PUT"),
       patch: write("PATCH"),

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ResponseCache } from "@tink-effect/core"
-import { Deferred, Duration, Effect, Fiber, Option, Ref, Schema, TestClock } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Option, Ref, Schema, Scope, TestClock } from "effect"
 
 const ttl = Duration.seconds(30)
 
@@ -135,6 +135,92 @@ describe("ResponseCache (memory)", () => {
         assert.strictEqual(yield* Ref.get(calls), 1)
       })
     ))
+
+  it.effect("the first reader's fetch starts before the other readers run, and joiners never build one", () =>
+    withCache((cache) =>
+      Effect.gen(function*() {
+        let readersStarted = 0
+        let startedWhenFetching: number | undefined
+        let lookupsBuilt = 0
+        const gate = yield* Deferred.make<void>()
+        const fetch = Effect.zipRight(
+          Effect.sync(() => {
+            startedWhenFetching = readersStarted
+          }),
+          Effect.as(Deferred.await(gate), "v")
+        )
+        const reader = Effect.suspend(() => {
+          readersStarted++
+          // `fetch` is a getter the cache reads only for the read that goes upstream.
+          return cache.lookup({
+            scope: "u:1",
+            key: "GET /a",
+            ttl,
+            schema: Schema.String,
+            get fetch() {
+              lookupsBuilt++
+              return fetch
+            }
+          })
+        })
+        const readers = yield* Effect.forkAll(Array.from({ length: 20 }, () => reader))
+        while (readersStarted < 20) yield* Effect.yieldNow()
+        yield* Deferred.succeed(gate, undefined)
+        assert.deepStrictEqual(yield* Fiber.join(readers), Array.from({ length: 20 }, () => "v"))
+        // Sent while the first reader ran, not after the 19 others had queued behind a fork.
+        assert.strictEqual(startedWhenFetching, 1)
+        assert.strictEqual(lookupsBuilt, 1)
+      })
+    ))
+
+  it.effect("the interrupted first reader spares the others; all readers interrupted stop the fetch", () =>
+    withCache((cache) =>
+      Effect.gen(function*() {
+        const gate = yield* Deferred.make<void>()
+        const stopped = yield* Deferred.make<void>()
+        const calls = yield* Ref.make(0)
+        const fetch = Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.as(Deferred.await(gate), "v")).pipe(
+          Effect.onInterrupt(() => Deferred.succeed(stopped, undefined))
+        )
+        const first = yield* Effect.fork(read(cache, "u:1", "GET /a", fetch))
+        const second = yield* Effect.fork(read(cache, "u:1", "GET /a", fetch))
+        yield* Effect.yieldNow()
+        yield* Fiber.interrupt(first)
+        assert.isFalse(yield* Deferred.isDone(stopped))
+        yield* Deferred.succeed(gate, undefined)
+        assert.strictEqual(yield* Fiber.join(second), "v")
+        assert.strictEqual(yield* Ref.get(calls), 1)
+
+        // Every reader of another key leaves: its fetch is interrupted, and the next read starts anew.
+        const never = Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.never).pipe(
+          Effect.onInterrupt(() => Deferred.succeed(stopped, undefined))
+        )
+        const a = yield* Effect.fork(read(cache, "u:1", "GET /b", never))
+        const b = yield* Effect.fork(read(cache, "u:1", "GET /b", never))
+        yield* Effect.yieldNow()
+        yield* Fiber.interrupt(a)
+        yield* Fiber.interrupt(b)
+        yield* Deferred.await(stopped)
+        assert.strictEqual(yield* Ref.get(calls), 2)
+        assert.strictEqual(yield* read(cache, "u:1", "GET /b", Effect.succeed("fresh")), "fresh")
+      })
+    ))
+
+  it.effect("closing the cache's scope stops the fetches still running", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const cache = yield* Scope.extend(ResponseCache.make(ResponseCache.makeMemoryStore({ capacity: 10 })), scope)
+      const started = yield* Deferred.make<void>()
+      const stopped = yield* Deferred.make<void>()
+      const fetch = Effect.zipRight(Deferred.succeed(started, undefined), Effect.never).pipe(
+        Effect.onInterrupt(() => Deferred.succeed(stopped, undefined))
+      )
+      const reader = yield* Effect.fork(read(cache, "u:1", "GET /a", fetch))
+      yield* Deferred.await(started)
+      yield* Scope.close(scope, Exit.void)
+      assert.isTrue(yield* Deferred.isDone(stopped))
+      assert.isTrue(Exit.isInterrupted(yield* Fiber.await(reader)))
+    }))
 
   it.effect("holds at most `capacity` entries, evicting the least recently used (C10)", () =>
     withCache((cache) =>

@@ -1,6 +1,6 @@
 import { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { AccessToken, ResponseCache, TinkClient } from "@tink-effect/core"
+import { AccessToken, ResponseCache, TinkClient, TinkError, TinkUser } from "@tink-effect/core"
 import {
   Config,
   ConfigError,
@@ -257,6 +257,33 @@ describe("the client secret stays inside the client", () => {
       for (const sent of tink.to("/api/v1/user/create")) {
         assert.strictEqual(sent.headers.authorization, "Bearer app-token")
       }
+    }).pipe(Effect.provide(clientLayer(tink.client)))
+  })
+})
+
+describe("a read's check runs on what comes from Tink only", () => {
+  it.effect("a refused answer fails the read and is not cached; an accepted one is, and its hits run no check", () => {
+    const tink = scripted((_sent, index) => ({ status: 200, body: { owner: index === 0 ? "someone-else" : "user-1" } }))
+    return Effect.gen(function*() {
+      const client = yield* TinkClient.TinkClient
+      const session = yield* TinkUser.make({ userId: "user-1", accessToken: Redacted.make("user-token") })
+      let checks = 0
+      const read = client.get("/api/v1/user", {
+        auth: TinkClient.userAuth(session),
+        schema: Schema.Struct({ owner: Schema.String }),
+        check: (value, user) => {
+          checks++
+          return value.owner === user.userId
+            ? undefined
+            : new TinkError.TinkAuthenticationError({ method: "GET", path: "/api/v1/user", reason: "session-mismatch" })
+        }
+      })
+      const refused = yield* Effect.flip(read)
+      assert.strictEqual(refused._tag, "TinkAuthenticationError")
+      assert.deepStrictEqual(yield* read, { owner: "user-1" })
+      assert.deepStrictEqual(yield* read, { owner: "user-1" })
+      assert.strictEqual(tink.to("/api/v1/user").length, 2, "the refused answer was not cached")
+      assert.strictEqual(checks, 2, "the hit ran no check")
     }).pipe(Effect.provide(clientLayer(tink.client)))
   })
 })

@@ -214,3 +214,52 @@ describe("cache counters are labelled by resource, derived from the route and ne
     }).pipe(Effect.provide(clientLayer(tink.client)))
   })
 })
+
+describe("spans cost nothing when no tracer records them (issue 12.5)", () => {
+  /** The span the transport runs in, by name: the attempt's when spans are recorded. */
+  const seenByTransport: Array<string | undefined> = []
+  const observed = (tink: ReturnType<typeof scripted>) =>
+    HttpClient.transform(tink.client, (effect) =>
+      Effect.zipRight(
+        Effect.map(Effect.option(Effect.currentSpan), (span) => {
+          seenByTransport.push(span._tag === "Some" ? span.value.name : undefined)
+        }),
+        effect
+      ))
+
+  it.effect("with Effect's native tracer no span is opened and the caller's own span is not annotated", () => {
+    const tink = scripted((sent, index) =>
+      sent.path === "/api/v1/credentials/list" && index === 0 ? { status: 503 } : { status: 200, body: {} }
+    )
+    seenByTransport.length = 0
+    return Effect.gen(function*() {
+      // A caller's span (native, so recorded nowhere): a retried read inside it.
+      const [handler] = yield* withClock(Effect.withSpan(Effect.zip(Effect.currentSpan, read), "handler"))
+      assert.deepStrictEqual(seenByTransport, ["handler", "handler"], "no operation or attempt span in between")
+      assert.deepStrictEqual(Object.fromEntries(handler.attributes), {}, "no tink attribute on the caller's span")
+    }).pipe(Effect.provide(clientLayer(observed(tink), { maxRetries: 1 })))
+  })
+
+  it.effect("with a tracer installed the same reads open the same spans, with their attributes", () => {
+    const tink = scripted((sent, index) =>
+      sent.path === "/api/v1/credentials/list" && index === 0 ? { status: 503 } : { status: 200, body: {} }
+    )
+    seenByTransport.length = 0
+    return Effect.gen(function*() {
+      const { named, tracer } = yield* recording
+      yield* withClock(Effect.withTracer(Effect.withSpan(read, "handler"), tracer))
+      assert.deepStrictEqual(seenByTransport, ["GET /api/v1/credentials/list", "GET /api/v1/credentials/list"])
+      const [operation] = named("tink.users.listCredentials")
+      assert.strictEqual(operation.attributes.get("tink.cache.outcome"), "miss")
+      assert.strictEqual(operation.attributes.get("tink.retries"), 1)
+      const attempts = named("GET /api/v1/credentials/list")
+      assert.deepStrictEqual(attempts.map((span) => span.attributes.get("http.response.status_code")), [503, 200])
+      assert.strictEqual(attempts[1].attributes.get("http.request.resend_count"), 1)
+      // Spans are off again inside `Effect.withTracerEnabled(false)`, tracer or not.
+      seenByTransport.length = 0
+      yield* Effect.withTracer(Effect.withTracerEnabled(ResponseCache.bypass(read), false), tracer)
+      assert.lengthOf(named("tink.users.listCredentials"), 1)
+      assert.lengthOf(named("GET /api/v1/credentials/list"), 2)
+    }).pipe(Effect.provide(clientLayer(observed(tink), { maxRetries: 1 })))
+  })
+})

@@ -248,20 +248,25 @@ const sessionMismatchHint =
  * on each credential says whose data it is. A mismatch returns nothing, so a session pairing one
  * user's id with another's token never shows (nor, through `ownerChecked`, changes) that data.
  */
-const isForeign = (user: TinkUser.Session) => (credential: Schemas.Credential): boolean =>
-  credential.userId !== undefined && credential.userId !== user.userId
+const isForeign = (credential: Schemas.Credential, user: TinkUser.Session): boolean =>
+  user.userId !== undefined && credential.userId !== undefined && credential.userId !== user.userId
 
 const sessionMismatch = (method: string, path: string) =>
-  Effect.fail(
-    new TinkError.TinkAuthenticationError({ method, path, reason: "session-mismatch", hint: sessionMismatchHint })
-  )
+  new TinkError.TinkAuthenticationError({ method, path, reason: "session-mismatch", hint: sessionMismatchHint })
 
-const ownedBy =
-  (user: TinkUser.Session, method: string, path: string) =>
-  <A extends ReadonlyArray<Schemas.Credential>>(credentials: A): Effect.Effect<A, TinkError.TinkError> =>
-    user.userId !== undefined && credentials.some(isForeign(user))
-      ? sessionMismatch(method, path)
-      : Effect.succeed(credentials)
+/**
+ * The check of every list fetched for a session (`TinkClient.ReadOptions.check`): run on what
+ * comes from Tink, before it is cached or shared, so a hit (which passed it) runs nothing.
+ */
+const ownsList = (credentials: ReadonlyArray<Schemas.Credential>, user: TinkUser.Session) => {
+  for (const credential of credentials) {
+    if (isForeign(credential, user)) return sessionMismatch("GET", "/api/v1/credentials/list")
+  }
+  return undefined
+}
+
+const ownsOne = (credential: Schemas.Credential, user: TinkUser.Session) =>
+  isForeign(credential, user) ? sessionMismatch("GET", "/api/v1/credentials/{id}") : undefined
 
 /**
  * Whether an answer may be cached for a session: one that names its user keeps only answers
@@ -287,10 +292,16 @@ const withSession = <A>(
     user: TinkUser.Session
   ) => Effect.Effect<A, TinkError.TinkError>
 ): Effect.Effect<A, TinkError.TinkError, TinkClient.TinkClient | TinkUser.TinkUser> =>
-  Effect.contextWithEffect((context: Context.Context<TinkClient.TinkClient | TinkUser.TinkUser>) => {
-    const user = Context.get(context, TinkUser.TinkUser)
-    return f(Context.get(context, TinkClient.TinkClient), TinkClient.userAuth(user), user)
-  })
+  // One effect step (`contextWithEffect` takes two): the fiber's context is what it would read.
+  Effect.withFiberRuntime((fiber) => {
+    const context = fiber.currentContext as Context.Context<TinkClient.TinkClient | TinkUser.TinkUser>
+    // One map read each; `Context.get` (two reads) only to report a missing service.
+    const user: TinkUser.Session = context.unsafeMap.get(TinkUser.TinkUser.key) ??
+      Context.get(context, TinkUser.TinkUser)
+    const client: TinkClient.Service = context.unsafeMap.get(TinkClient.TinkClient.key) ??
+      Context.get(context, TinkClient.TinkClient)
+    return f(client, TinkClient.userAuth(user), user)
+  }) as Effect.Effect<A, TinkError.TinkError, TinkClient.TinkClient | TinkUser.TinkUser>
 
 /** The list body decoded straight to its array, so the cached value is what callers get. */
 const CredentialArray = Schema.transform(Schemas.CredentialList, Schema.Array(Schema.typeSchema(Schemas.Credential)), {
@@ -310,18 +321,18 @@ export const listCredentials = (): Effect.Effect<
   ReadonlyArray<Schemas.Credential>,
   TinkError.TinkError,
   TinkClient.TinkClient | TinkUser.TinkUser
-> =>
-  withSession((client, auth, user) =>
-    Effect.flatMap(
-      client.get("/api/v1/credentials/list", {
-        operation: "listCredentials",
-        auth,
-        schema: CredentialArray,
-        storeIf: attributable
-      }),
-      ownedBy(user, "GET", "/api/v1/credentials/list")
-    )
-  )
+> => listCredentialsEffect
+
+/** One effect for every call: it reads the client and session when it runs. */
+const listCredentialsEffect = withSession((client, auth) =>
+  client.get("/api/v1/credentials/list", {
+    operation: "listCredentials",
+    auth,
+    schema: CredentialArray,
+    storeIf: attributable,
+    check: ownsList
+  })
+)
 
 /**
  * Gets one of the session user's credentials, cached for 30 seconds.
@@ -335,20 +346,15 @@ export const getCredential = (
   Effect.flatMap(
     decodeCredentialId.GET(credentialId),
     (id) =>
-      withSession((client, auth, user) =>
-        Effect.flatMap(
-          client.get(credentialPath(id), {
-            operation: "getCredential",
-            route: "/api/v1/credentials/{id}",
-            auth,
-            schema: Schemas.Credential,
-            storeIf: attributableOne
-          }),
-          (credential) =>
-            user.userId !== undefined && isForeign(user)(credential)
-              ? sessionMismatch("GET", "/api/v1/credentials/{id}")
-              : Effect.succeed(credential)
-        )
+      withSession((client, auth) =>
+        client.get(credentialPath(id), {
+          operation: "getCredential",
+          route: "/api/v1/credentials/{id}",
+          auth,
+          schema: Schemas.Credential,
+          storeIf: attributableOne,
+          check: ownsOne
+        })
       )
   )
 

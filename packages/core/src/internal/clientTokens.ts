@@ -1,9 +1,8 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
-import type * as Scope from "effect/Scope"
 import type * as TinkError from "../TinkError.js"
-import * as SingleFlight from "./singleFlight.js"
+import type * as SingleFlight from "./singleFlight.js"
 
 interface Held {
   readonly token: Redacted.Redacted<string>
@@ -32,11 +31,10 @@ const renewalMarginMillis = 60_000
  * @internal
  */
 export const make = (
-  scope: Scope.Scope,
+  flights: SingleFlight.SingleFlight,
   issue: (scopes: string) => Effect.Effect<Issued, TinkError.TinkError>
 ): ClientTokens => {
   const held = new Map<string, Held>()
-  const flights = SingleFlight.make(scope)
   const keyOf = (scopes: ReadonlyArray<string>) => Array.from(new Set(scopes)).sort().join(",")
   const noop = () => {}
 
@@ -55,7 +53,7 @@ export const make = (
         const key = keyOf(scopes)
         const current = held.get(key)
         if (current !== undefined && current.renewAt > now) return Effect.succeed(current.token)
-        return flights.run("client-token", key, fetch(key), noop, noop)
+        return flights.run("client-token", key, () => fetch(key), noop, noop)
       }),
     reject: (scopes, token) =>
       Effect.sync(() => {

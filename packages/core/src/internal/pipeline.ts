@@ -9,7 +9,6 @@ import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
 import { AccessToken } from "../AccessToken.js"
 import * as CachePolicy from "../CachePolicy.js"
 import * as ResponseCache from "../ResponseCache.js"
@@ -20,6 +19,8 @@ import * as ClientTokens from "./clientTokens.js"
 import * as Options from "./options.js"
 import * as Response from "./response.js"
 import * as Retry from "./retry.js"
+import type * as SingleFlight from "./singleFlight.js"
+import * as Timeout from "./timeout.js"
 import * as Tracing from "./tracing.js"
 
 /** @internal */
@@ -80,7 +81,7 @@ export const make = (
   http: HttpClient.HttpClient,
   config: Options.Resolved,
   cache: ResponseCache.Service,
-  scope: Scope.Scope
+  flights: SingleFlight.SingleFlight
 ) => {
   const retryReads = Retry.schedule(config, true)
   const retryWrites = Retry.schedule(config, false)
@@ -154,10 +155,12 @@ export const make = (
           (error): error is Exclude<typeof error, TinkError.TinkError> => !TinkError.isTinkError(error),
           (error) => Effect.fail(Response.transportError(info, error))
         ),
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () => new TinkError.TinkTimeoutError({ method: info.method, path: info.path })
-        })
+        (effect) =>
+          Timeout.timeoutFail(
+            effect,
+            timeout,
+            () => new TinkError.TinkTimeoutError({ method: info.method, path: info.path })
+          )
       ))
 
   /** Everything secret a request carries, so that errors can be scrubbed of it. */
@@ -192,16 +195,26 @@ export const make = (
     return Effect.flatMap(
       buildRequest(method, path, options, token),
       (request) =>
-        FiberRef.getWith(Options.overrides, (overrides) =>
-          Effect.retry(
-            attempt(info, request, options.schema, overrides.requestTimeout ?? config.requestTimeout),
-            retryPolicy(idempotent, overrides.maxRetries)
-          ))
+        FiberRef.getWith(Options.overrides, (overrides) => {
+          const once = attempt(info, request, options.schema, overrides.requestTimeout ?? config.requestTimeout)
+          // The first attempt runs on its own: the schedule's machinery (tens of microseconds)
+          // starts only after a failure, which it then takes as its first input, as
+          // `Effect.retry` would have.
+          return Effect.catchAll(once, (first) => {
+            let replayed = false
+            const again = Effect.suspend(() => {
+              if (replayed) return once
+              replayed = true
+              return Effect.fail(first)
+            })
+            return Effect.retry(again, retryPolicy(idempotent, overrides.maxRetries))
+          })
+        })
     )
   }
 
   // App tokens are fetched through the same pipeline with client-secret auth, which needs none.
-  const tokens = ClientTokens.make(scope, (scopes) =>
+  const tokens = ClientTokens.make(flights, (scopes) =>
     Effect.map(
       exchange("POST", tokenPath, {
         auth: { _tag: "ClientSecret" },
@@ -260,19 +273,23 @@ export const make = (
    * the request, its span nor looks the TTL up, and allocates this one object only.
    */
   class CachedRead<A, I> implements ResponseCache.Lookup<A, I, TinkError.TinkError> {
-    readonly scope: string
-    readonly partition: string
-    readonly key: string
+    // Declared, not defined: the constructor's assignments are the only stores (no class-field
+    // definitions to run first on every read).
+    declare readonly path: string
+    declare readonly options: TinkClient.ReadOptions<A, I>
+    declare readonly session: TinkUser.Session
+    declare readonly scope: string
+    declare readonly partition: string
+    declare readonly key: string
     /** For the cache counters' labels: the kind of data (`credentials`), never an id. */
-    readonly resource: string
-    readonly schema: Schema.Schema<A, I>
+    declare readonly resource: string
+    declare readonly schema: Schema.Schema<A, I>
     /** Sessions without a user id depend on a scope every mutation invalidates (see TinkUser). */
-    readonly guard: string | undefined
-    constructor(
-      readonly path: string,
-      readonly options: TinkClient.ReadOptions<A, I>,
-      readonly session: TinkUser.Session
-    ) {
+    declare readonly guard: string | undefined
+    constructor(path: string, options: TinkClient.ReadOptions<A, I>, session: TinkUser.Session) {
+      this.path = path
+      this.options = options
+      this.session = session
       this.scope = session.scope
       this.partition = session.partition ?? session.tokenHash
       this.key = CachePolicy.requestKey("GET", path, options.query)
@@ -289,10 +306,17 @@ export const make = (
     }
     /** The cache runs this only for a read that goes to Tink: a miss, or a read with caching off. */
     get fetch() {
+      const check = this.options.check
+      const session = this.session
+      const sent = send("GET", this.path, this.options)
+      const checked = check === undefined ? sent : Effect.flatMap(sent, (value) => {
+        const error = check(value, session)
+        return error === undefined ? Effect.succeed(value) : Effect.fail(error)
+      })
       return Effect.withFiberRuntime<A, TinkError.TinkError>((fiber) =>
-        Tracing.operation(send("GET", this.path, this.options), {
+        Tracing.operation(checked, {
           operation: this.options.operation,
-          scopeHash: this.session.scopeHash,
+          scopeHash: session.scopeHash,
           cache: fiber.getFiberRef(ResponseCache.bypassed) ? "bypass" : "miss"
         })
       )

@@ -374,6 +374,19 @@ export const transportError = (info: RequestInfo, error: HttpClientError.HttpCli
   })
 }
 
+const decoders = new WeakMap<Schema.Schema.All, (json: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
+
+/** The schema's decoder, built once per schema rather than per answer. */
+const decoderOf = <A, I>(schema: Schema.Schema<A, I>) => {
+  let decoder = decoders.get(schema)
+  if (decoder === undefined) {
+    const decode = Schema.decodeUnknownEither(schema)
+    decoder = (json) => decode(json, { onExcessProperty: "ignore" })
+    decoders.set(schema, decoder)
+  }
+  return decoder as (json: unknown) => Either.Either<A, ParseResult.ParseError>
+}
+
 /** Decodes a 2xx body; with no schema the body is ignored, so 204 gives void, never "". @internal */
 export const decodeBody = <A, I>(
   info: RequestInfo,
@@ -382,14 +395,14 @@ export const decodeBody = <A, I>(
   schema: Schema.Schema<A, I> | undefined
 ): Effect.Effect<A, TinkError.TinkError> => {
   if (schema === undefined) return Effect.void as Effect.Effect<A>
-  const requestId = safeText(requestIdOf(response), scrubber(info.secrets))
+  // Only a failure names the request id, scrubbed: a success builds no scrubber.
   const fail = (detail: string) =>
     Effect.fail(
       new TinkError.TinkDecodeError({
         method: info.method,
         path: info.path,
         status: response.status,
-        requestId,
+        requestId: safeText(requestIdOf(response), scrubber(info.secrets)),
         errorMessage: detail,
         cause: undefined
       })
@@ -402,7 +415,7 @@ export const decodeBody = <A, I>(
   }
   let decoded: Either.Either<A, ParseResult.ParseError>
   try {
-    decoded = Schema.decodeUnknownEither(schema)(json, { onExcessProperty: "ignore" })
+    decoded = decoderOf(schema)(json)
   } catch {
     return fail(shapeMismatch)
   }

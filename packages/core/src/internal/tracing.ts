@@ -2,10 +2,15 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
+import * as Tracer from "effect/Tracer"
 import * as TinkMetrics from "../TinkMetrics.js"
 
 /**
@@ -35,6 +40,26 @@ const operationNames = new Map<string, string>()
 
 /** `tink.users.<operation>`, built once per operation rather than per call. */
 const operationName = (operation: string): string => memo(operationNames, operation, () => `tink.users.${operation}`)
+
+// --- Whether anyone records spans ------------------------------------------------------------
+
+/** The tracer every program has unless it installs one: its spans go nowhere. */
+const nativeTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+
+/**
+ * Whether spans made in this fiber are recorded: a tracer other than Effect's native one is
+ * installed (e.g. `@effect/opentelemetry`'s, or a test's), and tracing is not switched off. When
+ * not, no span is opened, no attribute built and no span annotated: in Effect 3 a span costs
+ * several times a cache hit, for nothing when nobody records it. Metrics are kept either way.
+ *
+ * @internal
+ */
+export const isTracing = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
+  fiber.currentTracer !== nativeTracer && fiber.getFiberRef(FiberRef.currentTracerEnabled)
+
+/** Annotates the current span, only when spans are recorded (else the caller's own span would get it). */
+const annotate = (annotations: Record<string, unknown>): Effect.Effect<void> =>
+  Effect.withFiberRuntime((fiber) => isTracing(fiber) ? Effect.annotateCurrentSpan(annotations) : Effect.void)
 
 // --- Failures as spans see them -------------------------------------------------------------
 
@@ -99,8 +124,10 @@ const spanned = <A, E, R>(
 export type CacheOutcome = "miss" | "bypass"
 
 /**
- * The span of one operation. Reads served from the cache open none: in Effect 3 a span costs
- * several times a hit, so hits are counted in `TinkMetrics` instead.
+ * The span of one operation, the only place operation spans are opened (the pipeline calls it
+ * once per operation that reaches Tink; `TinkClient.withOperationSpan` for composite ones). Reads
+ * served from the cache open none: in Effect 3 a span costs several times a hit, so hits are
+ * counted in `TinkMetrics` instead. Nothing is built when no tracer records spans (`isTracing`).
  *
  * @internal
  */
@@ -112,18 +139,22 @@ export const operation = <A, E, R>(
     readonly cache?: CacheOutcome | undefined
   }
 ): Effect.Effect<A, E, R> => {
-  if (options.operation === undefined) return effect
-  const attributes: Record<string, string> = {}
-  if (options.cache !== undefined) attributes["tink.cache.outcome"] = options.cache
-  if (options.scopeHash !== undefined) attributes["tink.scope.hash"] = options.scopeHash
-  return spanned(effect, operationName(options.operation), options.operation, { attributes })
+  const name = options.operation
+  if (name === undefined) return effect
+  return Effect.withFiberRuntime((fiber) => {
+    if (!isTracing(fiber)) return effect
+    const attributes: Record<string, string> = {}
+    if (options.cache !== undefined) attributes["tink.cache.outcome"] = options.cache
+    if (options.scopeHash !== undefined) attributes["tink.scope.hash"] = options.scopeHash
+    return spanned(effect, operationName(name), name, { attributes })
+  })
 }
 
 /** @internal */
-export const annotateRetry = (retry: number): Effect.Effect<void> => Effect.annotateCurrentSpan("tink.retries", retry)
+export const annotateRetry = (retry: number): Effect.Effect<void> => annotate({ "tink.retries": retry })
 
 /** @internal */
-export const annotateInvalidated: Effect.Effect<void> = Effect.annotateCurrentSpan("tink.cache.outcome", "invalidated")
+export const annotateInvalidated: Effect.Effect<void> = annotate({ "tink.cache.outcome": "invalidated" })
 
 // --- HTTP attempts --------------------------------------------------------------------------
 
@@ -222,16 +253,33 @@ export const attempt = <A, E>(
   run: (observe: (response: HttpClientResponse.HttpClientResponse) => void) => Effect.Effect<A, E>
 ): Effect.Effect<A, E> => {
   const server = serverOf(baseUrl)
-  const name = attemptName(info.method, info.route)
   let sent = 0
-  return Effect.suspend(() => {
+  return Effect.withFiberRuntime((fiber) => {
     const resends = sent++
+    const traced = isTracing(fiber)
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
     let status: number | undefined
     let requestId: string | undefined
     const observe = (response: HttpClientResponse.HttpClientResponse) => {
       status = response.status
-      requestId = requestIdOf(response)
+      if (traced) requestId = requestIdOf(response)
     }
+    const startedAt = nanosOf(clock)
+    const timed = Effect.onExit(run(observe), (exit) => {
+      const errorType = exitErrorType(exit)
+      TinkMetrics.httpDuration.unsafeUpdate(
+        Number(nanosOf(clock) - startedAt) / 1e9,
+        labelsOf(info.method, info.route, server, status, errorType)
+      )
+      if (!traced) return Effect.void
+      const annotations: Record<string, unknown> = {}
+      if (status !== undefined) annotations["http.response.status_code"] = status
+      if (requestId !== undefined) annotations["tink.request_id"] = requestId
+      if (errorType !== undefined) annotations["error.type"] = errorType
+      return Effect.annotateCurrentSpan(annotations)
+    })
+    if (!traced) return timed
+    const name = attemptName(info.method, info.route)
     const attributes: Record<string, unknown> = {
       "http.request.method": info.method,
       "url.template": info.route,
@@ -239,21 +287,6 @@ export const attempt = <A, E>(
       "server.port": server.port
     }
     if (resends > 0) attributes["http.request.resend_count"] = resends
-    const timed = Effect.clockWith((clock) => {
-      const startedAt = nanosOf(clock)
-      return Effect.onExit(run(observe), (exit) => {
-        const errorType = exitErrorType(exit)
-        TinkMetrics.httpDuration.unsafeUpdate(
-          Number(nanosOf(clock) - startedAt) / 1e9,
-          labelsOf(info.method, info.route, server, status, errorType)
-        )
-        const annotations: Record<string, unknown> = {}
-        if (status !== undefined) annotations["http.response.status_code"] = status
-        if (requestId !== undefined) annotations["tink.request_id"] = requestId
-        if (errorType !== undefined) annotations["error.type"] = errorType
-        return Effect.annotateCurrentSpan(annotations)
-      })
-    })
     return spanned(timed, name, name, { kind: "client", attributes })
   })
 }
@@ -271,7 +304,8 @@ const resourceName = /^[a-z][a-z-]{0,30}[a-z]$/
  * @internal
  */
 export const cacheLabels = (resource: string | undefined): ReadonlyArray<MetricLabel.MetricLabel> =>
-  memo(resourceLabels, resource ?? "other", () => [
+  // Looked up before `memo`, so a hit allocates no closure.
+  resourceLabels.get(resource ?? "other") ?? memo(resourceLabels, resource ?? "other", () => [
     MetricLabel.make("resource", resource !== undefined && resourceName.test(resource) ? resource : "other")
   ])
 
@@ -282,7 +316,8 @@ export const cacheLabels = (resource: string | undefined): ReadonlyArray<MetricL
  *
  * @internal
  */
-export const resourceOf = (path: string): string => memo(resources, path, () => scanResource(path))
+export const resourceOf = (path: string): string =>
+  resources.get(path) ?? memo(resources, path, () => scanResource(path))
 
 /**
  * Keyed by what reads pass: a route template, or a constant path (`/api/v1/credentials/list`),
