@@ -106,11 +106,14 @@ await section("B3", async () => {
   const sent = median(b3.sentAfterMs)
   add({
     row: "B3 1000 identical cold reads vs the same fan-out awaiting one plain read",
-    figure: `${f(b3.thousand)}; upstream ${upstream}; sent ${spread(b3.sentAfterMs, "ms")} after the first reader`,
-    baseline: f(b3.baseline),
+    figure: `${f(b3.thousand)}; upstream ${upstream}; sent to undici ${
+      spread(b3.sentAfterMs, "ms")
+    } after the first reader, arrived ${spread(b3.arrivedAfterMs, "ms")}`,
+    baseline: `${f(b3.baseline)}; arrived ${spread(b3.baselineArrivedAfterMs, "ms")}`,
     ratio: `${ratio(b3.thousand, b3.baseline).toFixed(2)}x`,
     target: "1 request; <= 1.3x; sent <= 1 ms",
-    met: b3.upstreamPerBatch.every((n) => n === 1) && ratio(b3.thousand, b3.baseline) <= 1.3 && sent <= 1
+    met: b3.upstreamPerBatch.every((n) => n === 1) && ratio(b3.thousand, b3.baseline) <= 1.3 && sent <= 1 &&
+      b3.sentAfterMs.length > 0
   })
 })
 if (wanted("B4")) {
