@@ -71,6 +71,15 @@ await section("B1", async () => {
     met: ratio(b1.perRequest, b1.provideLookup) <= 2
   })
   add({
+    row:
+      "B1 floor (no library code: one withFiberRuntime with a context read, a FiberRef, the Clock, a counter, a Map get) vs Effect.sync Map lookup",
+    figure: f(b1.floor),
+    baseline: f(b1.floorLookup),
+    ratio: `${ratio(b1.floor, b1.floorLookup).toFixed(2)}x`,
+    target: "report (B1's floor on Effect 3)",
+    met: true
+  })
+  add({
     row: "B1 hit vs axios-cache-interceptor hit",
     figure: f(b1.hit),
     baseline: f(b1.axiosHit),
