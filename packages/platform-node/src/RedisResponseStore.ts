@@ -66,8 +66,8 @@ export interface Options {
    * invalidation (it still routed the slot to the failed primary) redelivers it on
    * `retrySchedule`, and until then other instances already on the new primary may serve the
    * user's entries from before the mutation; on a cluster, prefer a short, bounded
-   * `retrySchedule` (e.g. `Schedule.spaced("100 millis")`). The near cache is refused on a cluster
-   * (a `ConfigError` at `nearCache`).
+   * `retrySchedule` (e.g. `Schedule.spaced("100 millis")`). The near cache works on a cluster too
+   * (see `nearCache` for what clears it there).
    *
    * @since 0.2.0
    */
@@ -117,8 +117,21 @@ export interface Options {
    * mutation returns. A dropped or re-made connection, a flush of the database or a change of
    * data set (restart, failover) empties the near cache.
    *
+   * On Redis Cluster, tracking is per node connection: each primary pushes the invalidations of
+   * its own slots over this instance's connection to it. Every 200 ms every primary is asked for
+   * its epoch and its slot map; the near cache serves only while the last round was answered by
+   * all of them (within the read `timeout`) and no more than 1 second ago, and it is emptied whole when any node connection fails or closes, an epoch changes (a
+   * failover), the slot map changes (a slot migrated, a failover, a node added or removed),
+   * node-redis rediscovers the topology, or a primary is no longer one. So after a failover that
+   * the old primary took part in (`CLUSTER FAILOVER`), a hit may still come from before a
+   * mutation made on the new primary for at most one probe interval (about 200 ms, plus the read
+   * `timeout`); a primary that dies stops the near cache at once (its connection fails), and one
+   * that goes silent within 1 second, before a replica can be promoted (after
+   * `cluster-node-timeout`, 15 seconds by default: keep it above 1 second).
+   *
    * The connection then speaks RESP3 and the Redis user also needs `CLIENT` (`+client|tracking`;
-   * `CLIENT TRACKING ON` is sent on every connection). Capacity: a whole number, at least 1.
+   * `CLIENT TRACKING ON` is sent on every connection; on a cluster, also `CLUSTER SLOTS` on every
+   * primary and the probe script). Capacity: a whole number, at least 1.
    */
   readonly nearCache?: { readonly capacity: number } | undefined
   /**

@@ -3,10 +3,10 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import { createCluster } from "redis"
+import { BasicPooledClientSideCache, createCluster, type RedisArgument } from "redis"
 import { bounded } from "./redisCommand.js"
-import { closeWait, type Connection, connectWait, reconnectStrategy } from "./redisConnection.js"
-import { reasonOf } from "./redisErrors.js"
+import { closeWait, type Connection, connectWait, reconnectStrategy, type Tracking } from "./redisConnection.js"
+import { reasonOf, type RedisStoreError } from "./redisErrors.js"
 import * as Scripts from "./redisScripts.js"
 import type { Bound } from "./redisSettings.js"
 import * as RedisUrl from "./redisUrl.js"
@@ -27,6 +27,86 @@ const nodeReconnectStrategy = (retries: number): number =>
 
 /** At most one topology refresh per this many ms is asked for after a failed command. */
 const refreshAfterFailureMs = 100
+
+/**
+ * The start of the error of a survey across a rediscovery of the topology.
+ *
+ * @internal
+ */
+export const movedDuringSurvey = "ClusterMoved"
+
+/**
+ * A cluster connection with a near cache in front: it can also survey every primary at once.
+ *
+ * @internal
+ */
+export interface ClusterConnection extends Connection {
+  /**
+   * The probe script on every primary (each on its own node connection, so each reply proves that
+   * node's earlier pushes were received), and the topology: node-redis's slot map and the one each
+   * primary reports (`CLUSTER SLOTS`). Fails if any primary fails to answer in time, or is no
+   * longer a primary (`Scripts.notMaster`).
+   */
+  readonly survey: (limit: Bound) => Effect.Effect<
+    { readonly epochs: ReadonlyArray<string>; readonly topology: string },
+    RedisStoreError
+  >
+}
+
+/**
+ * The cluster's version of `TrackingHooks` (redisConnection.ts): node-redis shares one pooled
+ * provider between the connections of every node, turns tracking on in each one's handshake, and
+ * calls these hooks from whichever node pushed or failed. The store cannot tell which node it was,
+ * so a failure or close of any node connection clears the whole near cache, and so does every
+ * topology discovery (node-redis disables the pooled cache while it rediscovers, and enables it
+ * once the new node connections are up).
+ */
+class PooledTrackingHooks extends BasicPooledClientSideCache {
+  readonly #tracking: Tracking
+  constructor(tracking: Tracking) {
+    super({ maxEntries: 1 })
+    this.#tracking = tracking
+  }
+  override trackingOn(): Array<string> {
+    return ["CLIENT", "TRACKING", "ON"]
+  }
+  override invalidate(key: RedisArgument | null): void {
+    this.#tracking.pushed(key === null ? null : String(key))
+  }
+  override onError(): void {
+    this.#tracking.lost()
+  }
+  override onClose(): void {
+    this.#tracking.lost()
+  }
+  override onPoolClose(): void {
+    this.#tracking.lost()
+  }
+  override disable(): void {
+    super.disable()
+    this.#tracking.moved?.()
+  }
+  override enable(): void {
+    super.enable()
+    this.#tracking.moved?.()
+  }
+}
+
+/**
+ * A fingerprint of a `CLUSTER SLOTS` reply: each range and its primary's address and id (replicas
+ * left out: they hold no tracking of ours).
+ */
+const slotsFingerprint = (reply: unknown): string => {
+  if (!Array.isArray(reply)) return "?"
+  const ranges: Array<string> = []
+  for (const range of reply) {
+    if (!Array.isArray(range)) return "?"
+    const primary = range[2]
+    const address = Array.isArray(primary) ? `${String(primary[0])}:${String(primary[1])}:${String(primary[2])}` : "?"
+    ranges.push(`${String(range[0])}-${String(range[1])}@${address}`)
+  }
+  return ranges.sort().join(",")
+}
 
 /** The credentials and TLS of the seed URLs, applied to every node the cluster reports. */
 const nodeDefaults = (seed: string) => {
@@ -57,19 +137,29 @@ const nodeDefaults = (seed: string) => {
 export const make = (
   seeds: ReadonlyArray<string>,
   readBound: Bound,
-  check: (connection: Connection) => Effect.Effect<void>
-): Effect.Effect<Connection, never, Scope.Scope> =>
+  check: (connection: ClusterConnection) => Effect.Effect<void>,
+  tracking?: Tracking
+): Effect.Effect<ClusterConnection, never, Scope.Scope> =>
   Effect.gen(function*() {
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     const addresses = seeds.map(RedisUrl.address).join(", ")
     const readyWaiters = new Set<() => void>()
     const cluster = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        createCluster({
-          rootNodes: seeds.map((url) => ({ url })),
-          defaults: nodeDefaults(seeds[0]!),
-          topologyRefreshOnReconnectionAttemptStrategy: topologyRefreshMs
-        })
+      Effect.sync((): ReturnType<typeof createCluster> =>
+        tracking === undefined ?
+          createCluster({
+            rootNodes: seeds.map((url) => ({ url })),
+            defaults: nodeDefaults(seeds[0]!),
+            topologyRefreshOnReconnectionAttemptStrategy: topologyRefreshMs
+          }) :
+          // RESP3: each node's invalidations arrive on its own connection, in order with its replies.
+          createCluster({
+            rootNodes: seeds.map((url) => ({ url })),
+            defaults: nodeDefaults(seeds[0]!),
+            topologyRefreshOnReconnectionAttemptStrategy: topologyRefreshMs,
+            RESP: 3,
+            clientSideCache: new PooledTrackingHooks(tracking)
+          }) as unknown as ReturnType<typeof createCluster>
       ),
       (cluster) =>
         Effect.interruptible(Effect.tryPromise(() => cluster.isOpen ? cluster.close() : Promise.resolve())).pipe(
@@ -97,7 +187,43 @@ export const make = (
         }) :
         Promise.reject(new Error("ClusterNotReady the cluster's topology is not known yet"))
 
-    const connection: Connection = {
+    /** node-redis's own slot map, as ranges of one primary each. */
+    const viewFingerprint = (): string => {
+      const ranges: Array<string> = []
+      let from = 0
+      const slots = cluster.slots
+      for (let slot = 1; slot <= slots.length; slot++) {
+        if (slot < slots.length && slots[slot]?.master === slots[from]?.master) continue
+        ranges.push(`${from}-${slot - 1}@${slots[from]?.master.address ?? "?"}`)
+        from = slot
+      }
+      return ranges.join(",")
+    }
+
+    const survey = async () => {
+      if (!cluster.isReady) throw new Error("ClusterNotReady the cluster's topology is not known yet")
+      const masters = cluster.masters
+      const view = viewFingerprint()
+      const replies = await Promise.all(masters.map(async (master) => {
+        const client = await cluster.nodeClient(master)
+        const [epoch, slots] = await Promise.all([
+          Scripts.run(client, Scripts.probe, [], []),
+          client.sendCommand(["CLUSTER", "SLOTS"])
+        ])
+        if (typeof epoch !== "string" || epoch.length !== 17) throw new Error(`ERR unexpected probe reply`)
+        return { epoch, slots: `${master.address}=${slotsFingerprint(slots)}` }
+      }))
+      // node-redis may have moved on meanwhile: a survey across a rediscovery proves nothing.
+      if (viewFingerprint() !== view || cluster.masters !== masters) {
+        throw new Error(`${movedDuringSurvey} the topology changed during the survey`)
+      }
+      return {
+        epochs: replies.map((reply) => reply.epoch),
+        topology: `${view}|${replies.map((reply) => reply.slots).join("|")}`
+      }
+    }
+
+    const connection: ClusterConnection = {
       isReady: () => cluster.isReady,
       ready: Effect.async<void>((resume) => {
         if (cluster.isReady) return resume(Effect.void)
@@ -120,7 +246,8 @@ export const make = (
           operation,
           () => Scripts.run({ sendCommand: (command) => send(keys[0], command) }, script, keys, args),
           limit
-        )
+        ),
+      survey: (limit) => bounded("probe", survey, limit)
     }
 
     // Without listeners node-redis's 'error' events would crash the process. A node lost is

@@ -54,6 +54,11 @@ export interface Tracking {
   readonly pushed: (key: string | null) => void
   /** The socket failed or closed: invalidations may have been lost with it. */
   readonly lost: () => void
+  /**
+   * Redis Cluster: node-redis starts or ends a discovery of the topology (slots may now be served
+   * by a node whose connection never tracked our reads of them).
+   */
+  readonly moved?: () => void
 }
 
 /**

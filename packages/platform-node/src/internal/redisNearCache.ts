@@ -42,7 +42,7 @@ export type Event =
   & { readonly cache: NearCache; readonly namespace: string }
   & (
     | { readonly _tag: "Dropped"; readonly scope: string; readonly by: "push" | "self" }
-    | { readonly _tag: "Cleared"; readonly by: "connection" | "flush" | "epoch" | "silence" }
+    | { readonly _tag: "Cleared"; readonly by: ClearedBy }
     | { readonly _tag: "Discarded"; readonly scope: string }
   )
 
@@ -54,6 +54,23 @@ export type Event =
  * type-check against it.
  */
 export const listeners = new Set<(event: Event) => void>()
+
+/**
+ * Why the whole near cache was cleared: the connection (a node's, on a cluster) failed or closed,
+ * a flush, a change of data set (epoch), a silence, or a change of the cluster's topology.
+ *
+ * Not exported by the package (src/internal); left public in its declarations so the benches (B5n, B7)
+ * type-check against it.
+ */
+export type ClearedBy = "connection" | "flush" | "epoch" | "silence" | "topology"
+
+/**
+ * Redis Cluster: called each time a full round of probes lets a near cache serve (see `heardAll`);
+ * a seam for the tests, empty in production.
+ *
+ * Not exported by the package (src/internal).
+ */
+export const heardListeners = new Set<(cache: NearCache) => void>()
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 
@@ -101,13 +118,28 @@ export interface NearCache {
   readonly fillWrite: (ticket: Ticket, key: string, generation: string, value: unknown, ttlMs: number) => void
   /** Forgets a scope (a push, or this instance's own invalidation). */
   readonly drop: (scope: string, by: "push" | "self") => void
-  readonly clear: (by: "connection" | "flush" | "epoch" | "silence") => void
+  readonly clear: (by: ClearedBy) => void
   /** An invalidation pushed by Redis: a key of this namespace, or `null` for a flush. */
   readonly pushed: (key: string | null) => void
   /** The connection answered a probe with this epoch (`<epoch>:`): the cache may serve. */
   readonly heard: (epoch: string) => void
+  /**
+   * Redis Cluster: every primary answered a probe sent at `at` (ms, this cache's clock), with
+   * these epochs, and the cluster's topology reads `topology`. A change of either since the last
+   * round clears everything (a failover, a slot moved, a node added or removed: pushes of the
+   * scopes that moved come from a connection that never tracked them). Fills are kept only under
+   * an epoch of the last round.
+   */
+  readonly heardAll: (epochs: ReadonlyArray<string>, topology: string, at: number) => void
+  /**
+   * Redis Cluster: a round of probes failed (a primary slow, paused by a failover, or gone):
+   * stop serving, keeping what is remembered, until a round sent from now on answers (which
+   * clears everything if the epochs or the topology changed meanwhile). Pushes received meanwhile
+   * still drop their scopes; a lost connection clears everything through `lost`.
+   */
+  readonly suspend: () => void
   /** The connection is gone or cannot be trusted: stop serving until the next `heard`. */
-  readonly lost: (by: "connection" | "flush" | "epoch" | "silence") => void
+  readonly lost: (by: ClearedBy) => void
   readonly size: () => number
   /** For tests: remembered reads and scope records, both bounded by the capacity. */
   readonly census: () => { readonly entries: number; readonly scopes: number }
@@ -123,6 +155,11 @@ export const make = (options: {
   /** How long the cache keeps serving without hearing from the connection. */
   readonly silenceMs: number
   readonly now?: () => number
+  /**
+   * Redis Cluster: one epoch per primary, learnt by `heardAll` (a generation of an epoch not among
+   * them is not remembered); `heard` is then unused.
+   */
+  readonly cluster?: boolean
 }): NearCache => {
   const { capacity, namespace, silenceMs } = options
   const now = options.now ?? Date.now
@@ -139,6 +176,12 @@ export const make = (options: {
   const dropped = new Map<string, number>()
   let lastHeard = Number.NEGATIVE_INFINITY
   let epoch: string | undefined
+  const cluster = options.cluster === true
+  /** Cluster: the epochs and the topology of the last full round of probes. */
+  let epochs = new Set<string>()
+  let topology: string | undefined
+  /** When the cache was last lost: a round of probes sent before then proves nothing. */
+  let lostAt = Number.NEGATIVE_INFINITY
 
   const emit = (event: DistributiveOmit<Event, "cache" | "namespace">) => {
     if (listeners.size === 0) return
@@ -209,6 +252,7 @@ export const make = (options: {
 
   const noteEpoch = (generation: string): boolean => {
     const prefix = generation.slice(0, 17)
+    if (cluster) return epochs.has(prefix)
     if (epoch === prefix) return true
     if (epoch !== undefined) {
       wipe()
@@ -243,8 +287,12 @@ export const make = (options: {
         emit({ _tag: "Discarded", scope: ticket.scope })
         return
       }
-      // A generation of another data set: nothing remembered before is trusted (this one is).
-      noteEpoch(generation)
+      // A generation of another data set: nothing remembered before is trusted (this one is; on a
+      // cluster, only once a round of probes has named its epoch).
+      if (!noteEpoch(generation) && cluster) {
+        emit({ _tag: "Discarded", scope: ticket.scope })
+        return
+      }
       let record = records.get(ticket.scope)
       if (record === undefined || record.generation !== generation) {
         forget(ticket.scope)
@@ -288,8 +336,29 @@ export const make = (options: {
       noteEpoch(prefix)
       lastHeard = now()
     },
+    heardAll: (heard, shape, at) => {
+      const named = new Set(heard)
+      const same = topology === shape && named.size === epochs.size && heard.every((e) => epochs.has(e))
+      if (!same) {
+        const first = topology === undefined
+        epochs = named
+        topology = shape
+        // Also on the first round: a fill kept before it may come from a topology never checked.
+        wipe()
+        if (!first) emit({ _tag: "Cleared", by: "topology" })
+      }
+      if (at > lostAt) {
+        lastHeard = Math.max(lastHeard, at)
+        for (const listener of heardListeners) listener(cache)
+      }
+    },
+    suspend: () => {
+      lastHeard = Number.NEGATIVE_INFINITY
+      lostAt = now()
+    },
     lost: (by) => {
       lastHeard = Number.NEGATIVE_INFINITY
+      lostAt = now()
       cache.clear(by)
     },
     size: () => count,

@@ -98,14 +98,6 @@ export const resolve = (options: Options): Effect.Effect<Settings, ConfigError.C
       if (cluster.length === 0) {
         return Effect.fail(ConfigError.InvalidData(["cluster", "nodes"], "Redis Cluster needs at least one seed node"))
       }
-      if (options.nearCache !== undefined) {
-        return Effect.fail(
-          ConfigError.InvalidData(
-            ["nearCache"],
-            "The near cache is not available on Redis Cluster (its invalidations are tracked per connection, and a failover or resharding moves keys between them); leave `nearCache` out"
-          )
-        )
-      }
     }
     const nearCapacity = options.nearCache?.capacity
     if (nearCapacity !== undefined && !(Number.isSafeInteger(nearCapacity) && nearCapacity >= 1)) {

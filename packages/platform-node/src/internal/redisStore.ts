@@ -64,7 +64,12 @@ export const make = (
     const server = yield* ServerCheck.make(settings.invalidationBound, settings.cluster !== undefined)
     const near = settings.nearCapacity === undefined
       ? undefined
-      : NearCache.make({ namespace: settings.namespace, capacity: settings.nearCapacity, silenceMs })
+      : NearCache.make({
+        namespace: settings.namespace,
+        capacity: settings.nearCapacity,
+        silenceMs,
+        cluster: settings.cluster !== undefined
+      })
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
 
     /**
@@ -83,9 +88,46 @@ export const make = (
         })
       )
 
-    // On Redis Cluster there is no near cache (the settings refuse it).
-    const connection: Connection.Connection = settings.cluster !== undefined ?
-      yield* ClusterConnection.make(settings.cluster, settings.readBound, server.probe) :
+    /**
+     * Redis Cluster: one round of probes, on every primary (each over its own node connection).
+     * The near cache serves only while every primary answers (a silent one may hold pushes back;
+     * a round that fails stops serving at once, until a later round answers: a primary paused by a
+     * manual failover does not answer the probe script, a write for Redis), and everything is
+     * cleared when an epoch (a failover) or the topology (a slot moved, a node added or removed)
+     * changed since the last round. A primary that is no longer one clears it too, and so does a
+     * topology that changed during the round.
+     */
+    const survey = (connection: ClusterConnection.ClusterConnection, cache: NearCache.NearCache) =>
+      Effect.suspend(() => {
+        const at = Date.now()
+        return connection.survey(settings.readBound).pipe(
+          Effect.match({
+            onSuccess: ({ epochs, topology }) => cache.heardAll(epochs, topology, at),
+            onFailure: (error) => {
+              if (
+                reasonOf(error.cause) === Scripts.notMaster ||
+                (error.cause instanceof Error && error.cause.message.startsWith(ClusterConnection.movedDuringSurvey))
+              ) cache.lost("topology")
+              else cache.suspend()
+            }
+          })
+        )
+      })
+
+    const cluster = settings.cluster === undefined ? undefined : yield* ClusterConnection.make(
+      settings.cluster,
+      settings.readBound,
+      near === undefined ?
+        server.probe :
+        (connection) => Effect.zipRight(server.probe(connection), survey(connection, near)),
+      near === undefined ? undefined : {
+        pushed: near.pushed,
+        lost: () => near.lost("connection"),
+        moved: () => near.lost("topology")
+      }
+    )
+    const connection: Connection.Connection = cluster !== undefined ?
+      cluster :
       yield* Connection.make(
         settings.url,
         settings.readBound,
@@ -99,7 +141,10 @@ export const make = (
     if (near !== undefined) {
       yield* Effect.acquireRelease(
         Effect.sync(() => {
-          const timer = setInterval(() => runFork(heartbeat(connection, near)), heartbeatMs)
+          const timer = setInterval(
+            () => runFork(cluster !== undefined ? survey(cluster, near) : heartbeat(connection, near)),
+            heartbeatMs
+          )
           timer.unref()
           return timer
         }),
