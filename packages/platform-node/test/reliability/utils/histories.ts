@@ -1,7 +1,8 @@
 /**
  * The histories the model test generates: commands through users' own and mismatched sessions,
  * and fault episodes (an instance's store failing, Redis filled, rolled back, an instance closed
- * and replaced), laid out one after the other between the commands.
+ * and replaced; on Redis Cluster a failover or connections killed), laid out one after the other
+ * between the commands.
  */
 import { FastCheck } from "effect"
 
@@ -44,6 +45,15 @@ export type Fault =
   | { readonly _tag: "snapshot" }
   /** Restart Redis from the last snapshot: what was written since is lost. */
   | { readonly _tag: "rollback" }
+  /**
+   * Redis Cluster: a replica of the primary serving the slot of a scope the history uses (picked
+   * by `target`, see `Worlds.cluster`) is asked to take over (`CLUSTER FAILOVER`, with `FORCE` when
+   * `forced`: no handshake with the old primary). The world returns once it is asked, not once it
+   * is done: the commands after it run while the failover does.
+   */
+  | { readonly _tag: "failover"; readonly target: number; readonly forced: boolean }
+  /** Redis Cluster: every store connection to the `target`-th primary (modulo) is killed (`CLIENT KILL`). */
+  | { readonly _tag: "clientKill"; readonly target: number }
 
 export interface Event {
   /** Runs when command `at` is due (before it). */
@@ -83,7 +93,17 @@ const commandArbitrary = (maxGap: number, mismatched: boolean): FastCheck.Arbitr
   })
 
 /** Kinds of fault episode a world can play; each becomes a start event and an end event. */
-export type EpisodeKind = "degrade" | "degradeThenClose" | "oom" | "rollback" | "close"
+export type EpisodeKind =
+  | "degrade"
+  | "degradeThenClose"
+  | "oom"
+  | "rollback"
+  | "close"
+  /** Redis Cluster only: a failover (coordinated, or `FORCE`) asked for at the episode's start. */
+  | "failover"
+  | "forcedFailover"
+  /** Redis Cluster only: store connections killed on one node, at the episode's start. */
+  | "clientKill"
 
 const episodeEvents = (
   kind: EpisodeKind,
@@ -109,6 +129,11 @@ const episodeEvents = (
       return [{ at: start, fault: { _tag: "snapshot" } }, { at: end, fault: { _tag: "rollback" } }]
     case "close":
       return [{ at: end, fault: { _tag: "close", instance } }]
+    case "failover":
+    case "forcedFailover":
+      return [{ at: start, fault: { _tag: "failover", target: instance, forced: kind === "forcedFailover" } }]
+    case "clientKill":
+      return [{ at: start, fault: { _tag: "clientKill", target: instance } }]
   }
 }
 

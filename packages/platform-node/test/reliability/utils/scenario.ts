@@ -109,6 +109,18 @@ export interface World {
    * instance (a near cache may remember a miss another instance's write does not push).
    */
   readonly near?: NearWindow | undefined
+  /**
+   * Whether the store left an invalidation of mutation `mutation` (its `currentRead`, `-1 - index`)
+   * pending: asked of the store itself, right after the mutation's invalidations. A world that
+   * answers it needs no guess from faults or durations (`pendingWhenDegraded`,
+   * `invalidationTimeoutMillis`): the mutation's mark binds its own instance only (C9), until...
+   */
+  readonly wentPending?: ((mutation: number) => boolean) | undefined
+  /**
+   * ...the instance has nothing pending any more (asked before each read): every invalidation it
+   * left pending has then reached the store, and its marks bind every instance (`Oracle.deliver`).
+   */
+  readonly settled?: ((instance: number) => boolean) | undefined
 }
 
 export interface Report {
@@ -129,6 +141,10 @@ export interface Report {
   readonly readsInWindow: number
   /** ... and of those, reads that returned data from before the mutation (allowed). */
   readonly staleInWindow: number
+  /** Mutations whose invalidation went pending (their marks bound their instance only, for a while). */
+  readonly pendingMutations: number
+  /** Times an instance's pending invalidations were all seen delivered (`World.settled`). */
+  readonly deliveries: number
   readonly violations: ReadonlyArray<string>
   /** Per read: label, upstream GETs, the tuples it counted (to explain a failed upstream bound). */
   readonly trace: ReadonlyArray<string>
@@ -273,6 +289,10 @@ export const run = (
     let eventsRun = 0
     let staleInWindow = 0
     let readsInWindow = 0
+    let pendingMutations = 0
+    let deliveries = 0
+    /** Instances that left an invalidation pending and were not seen settled since. */
+    const unsettled = new Set<number>()
     const near = world.near
     /**
      * Per cache scope: mutations that returned, not definitely rejected, through a session of that
@@ -357,6 +377,14 @@ export const run = (
           const context: ReadContext | undefined = near === undefined
             ? undefined
             : { instance: instanceIndex, read, at: near.now() }
+          if (world.settled !== undefined) {
+            for (const instance of unsettled) {
+              if (!world.settled(instance)) continue
+              unsettled.delete(instance)
+              deliveries++
+              oracle.deliver(instance)
+            }
+          }
           const ticket = oracle.readStarted(tokenOwner, key, {
             session: near === undefined ? sessionKey : `${sessionKey} @${instanceIndex}`,
             context,
@@ -464,7 +492,11 @@ export const run = (
         slot.inFlight--
         const took = (yield* Clock.currentTimeMillis) - startedAt
         const tookLong = world.invalidationTimeoutMillis !== undefined && took >= world.invalidationTimeoutMillis
-        const pending = world.pendingWhenDegraded && (degraded || slot.degraded || slot.changes !== changes || tookLong)
+        const pending =
+          (world.pendingWhenDegraded && (degraded || slot.degraded || slot.changes !== changes || tookLong)) ||
+          (world.wentPending?.(-1 - index) ?? false)
+        if (pending) pendingMutations++
+        if (pending && world.settled !== undefined) unsettled.add(instanceIndex)
         const outcome = outcomeOf(exit)
         trace.push(`${label}: ${outcome}${pending ? " (pending)" : ""} in ${took} ms`)
         oracle.mutationReturned(
@@ -611,6 +643,8 @@ export const run = (
       events: eventsRun,
       readsInWindow,
       staleInWindow,
+      pendingMutations,
+      deliveries,
       violations,
       trace: [...trace, ...world.attribution.outside.map((path) => `GET outside any read: ${path}`)]
     }

@@ -1,11 +1,12 @@
 /**
  * The setups the model runs in: N cache instances sharing one store (memory, the shared Redis, or
- * a redis-server of the test's own that it can fill, roll back and cut off), each with its own
- * TinkClient, talking to one sandbox (in memory, or over real sockets). The Redis worlds can turn
- * the stores' near caches on (issue 12), seen through a `NearWindow` (nearWindow.ts).
+ * a redis-server of the test's own that it can fill, roll back and cut off, or the local Redis
+ * Cluster), each with its own TinkClient, talking to one sandbox (in memory, or over real
+ * sockets). The single-Redis worlds can turn the stores' near caches on (issue 12), seen through
+ * a `NearWindow` (nearWindow.ts).
  */
 import { HttpClient } from "@effect/platform"
-import { ResponseCache as CoreCache } from "@tink-effect/core"
+import { ResponseCache as CoreCache, TinkUser as CoreUser } from "@tink-effect/core"
 import { RedisResponseStore } from "@tink-effect/platform-node"
 import { Sandbox } from "@tink-effect/sandbox"
 import * as SandboxServer from "@tink-effect/sandbox/SandboxServer"
@@ -15,6 +16,8 @@ import {
   Effect,
   ExecutionStrategy,
   Exit,
+  Fiber,
+  FiberRef,
   Layer,
   Metric,
   Option,
@@ -23,6 +26,7 @@ import {
   Scope
 } from "effect"
 import * as RedisStore from "../../../src/internal/redisStore.js"
+import type * as Cluster from "../../utils/cluster.js"
 import * as Instance from "../../utils/instance.js"
 import * as Redis from "../../utils/redis.js"
 import * as FaultProxy from "./faultProxy.js"
@@ -431,5 +435,268 @@ export const redisNear = (
       near,
       pendingWhenDegraded: true,
       invalidationTimeoutMillis: 1_000
+    }
+  })
+
+/** What the Redis Cluster world did, for the totals. */
+export interface ClusterFaultCounts {
+  failovers: number
+  forcedFailovers: number
+  /** The longest a failover took, from being asked for to the replica calling itself a primary (ms). */
+  longestFailoverMs: number
+  clientKills: number
+  /** Connections those kills closed. */
+  connectionsKilled: number
+  /**
+   * Store reads and invalidations of the failed-over primary's slots that started less than a
+   * second after the failover was asked for (while the stores may still route to the old primary).
+   */
+  readsDuringFailover: number
+  invalidationsDuringFailover: number
+}
+
+/** CRC16/XMODEM, as Redis Cluster hashes keys: a scope's slot (its hash tag) without asking. */
+const crc16 = (text: string): number => {
+  let crc = 0
+  for (const byte of Buffer.from(text)) {
+    crc ^= byte << 8
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+  }
+  return crc
+}
+const slotOfScope = (scope: string) => crc16(scope) % 16384
+
+/**
+ * The local Redis Cluster (test/utils/cluster.ts, shared by the file and healthy when called):
+ * each instance's store is the Redis store with `cluster: { nodes }`, in one fresh namespace;
+ * the sandbox over HTTP. Faults:
+ * - `failover`: a replica of the primary serving the slot of a scope this history uses (`target`
+ *   0: the scope every mutation invalidates; else the stores' scopes in the order first seen,
+ *   modulo) is asked to take over, with `CLUSTER FAILOVER` (the old primary stops writes until the
+ *   replica caught up: nothing acknowledged is lost) or `CLUSTER FAILOVER FORCE` (no handshake:
+ *   the old primary may acknowledge writes for a moment after the replica took over). It returns
+ *   once asked: the commands after it run while the failover does. The next failover, and the
+ *   world's close, first wait (bounded; a failover that does not happen fails the run) until it is
+ *   done and every replica is in sync again;
+ * - `clientKill`: every normal client of one primary is killed (`CLIENT KILL TYPE normal`): the
+ *   stores' connections to it drop mid-command, and reconnect.
+ * Whether a mutation's invalidation went pending is asked of each instance's store itself
+ * (`isPending`, right after the invalidation), not guessed, so a mutation whose invalidation the
+ * store says it delivered binds every instance at once; invalidations are redelivered every 50 ms,
+ * and an instance seen with nothing pending binds everyone to what it held pending (`settled`).
+ */
+export const cluster = (
+  instances: number,
+  redisCluster: Cluster.Cluster,
+  counts: ClusterFaultCounts,
+  options: {
+    /**
+     * The model's self-check: instance 0's store drops every invalidation and says it delivered
+     * it (a store that loses an invalidation without knowing); the oracle must catch it.
+     */
+    readonly broken?: "dropsInvalidations" | undefined
+  } = {}
+): Effect.Effect<World & { readonly namespace: string }, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const context = yield* Layer.build(SandboxServer.layer({ sandbox: { refreshStepMillis } }))
+    const server = Context.get(context, SandboxServer.SandboxServer)
+    const sandbox = Context.get(context, Sandbox.Sandbox)
+    // Keys expire with the generation TTL, and the cluster is torn down with the file.
+    const namespace = Redis.namespace()
+    const attribution = new Attribution(20)
+    /** Scopes in the order the stores first saw them (the failover's targets). */
+    const scopes: Array<string> = []
+    const seen = new Set<string>()
+    const see = (scope: string) => {
+      if (seen.has(scope)) return
+      seen.add(scope)
+      scopes.push(scope)
+    }
+    /** The last failover asked for; `promoted` ends once the replica says it is a primary. */
+    let failover: {
+      readonly slot: number
+      readonly to: number
+      readonly covers: (slot: number) => boolean
+      readonly at: number
+      readonly promoted: Fiber.RuntimeFiber<void>
+    } | undefined
+    /** Within a second of a failover being asked for (node timeout: routing may lag that long), on its slots. */
+    const during = (scope: string) =>
+      failover !== undefined && Date.now() - failover.at < 1_000 && failover.covers(slotOfScope(scope))
+    /**
+     * Waits (bounded) until the last failover is done: the replica is a primary, every node routes
+     * the slot to it, and every replica (the old primary among them) is in sync again.
+     */
+    const settle = Effect.suspend(() => {
+      const last = failover
+      if (last === undefined) return Effect.void
+      return Effect.gen(function*() {
+        yield* Fiber.join(last.promoted)
+        yield* Effect.map(redisCluster.shardOf(last.slot), (shard) => shard.primary).pipe(
+          Effect.repeat({ schedule: Schedule.spaced("20 millis"), until: (primary) => primary === last.to }),
+          Effect.timeoutFail({
+            duration: "5 seconds",
+            onTimeout: () => new Error(`the nodes do not route slot ${last.slot} to ${last.to}, its new primary`)
+          }),
+          Effect.orDie
+        )
+        failover = undefined
+        yield* redisCluster.healthy({ synced: true, within: "8 seconds" })
+      })
+    })
+    yield* Effect.addFinalizer(() => settle)
+    /** Mutations (by `currentRead`) whose invalidation of some scope the store left pending. */
+    const pendingBy = new Set<number>()
+    const stores: Array<{ readonly store: RedisStore.RedisStore; readonly pending: Set<string> }> = []
+    const built: Array<Instance.Instance> = []
+    for (let i = 0; i < instances; i++) {
+      const cache = Effect.gen(function*() {
+        const store = yield* Effect.orDie(RedisStore.make({
+          cluster: { nodes: redisCluster.seeds },
+          namespace,
+          // Generous, on a loaded machine: a store timeout is a legitimate miss, an invalidation
+          // timeout a legitimate pending one, and either weakens what the history checks.
+          timeout: "500 millis",
+          invalidationTimeout: "1 second",
+          generationTtl: "2 minutes",
+          retrySchedule: Schedule.spaced("50 millis")
+        }))
+        const own = { store, pending: new Set<string>() }
+        stores.push(own)
+        const tracked: CoreCache.Store = {
+          read: (scope, key, schema) =>
+            Effect.suspend(() => {
+              see(scope)
+              if (during(scope)) counts.readsDuringFailover++
+              return store.read(scope, key, schema)
+            }),
+          write: store.write,
+          size: store.size,
+          errors: store.errors,
+          invalidate: (scope) =>
+            Effect.zipRight(
+              Effect.suspend(() => {
+                if (during(scope)) counts.invalidationsDuringFailover++
+                return options.broken === "dropsInvalidations" && i === 0 ? Effect.void : store.invalidate(scope)
+              }),
+              Effect.flatMap(FiberRef.get(currentRead), (read) =>
+                Effect.sync(() => {
+                  see(scope)
+                  if (store.isPending(scope)) {
+                    pendingBy.add(read)
+                    own.pending.add(scope)
+                  }
+                }))
+            )
+        }
+        return yield* CoreCache.make(tracked)
+      })
+      built.push(
+        yield* Instance.build({
+          baseUrl: server.url,
+          client: { maxRetries: 0 },
+          cache: Layer.scoped(CoreCache.ResponseCache, cache),
+          transport: (client) => attribution.wrap(client)
+        })
+      )
+    }
+
+    const primaries = Effect.gen(function*() {
+      const found: Array<number> = []
+      for (const node of redisCluster.nodes) {
+        if (!node.alive()) continue
+        const role = yield* redisCluster.send(node.port, ["ROLE"])
+        if (Array.isArray(role) && role[0] === "master") found.push(node.port)
+      }
+      return found.sort((a, b) => a - b)
+    })
+
+    const fault = (fault: Fault): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        switch (fault._tag) {
+          case "failover": {
+            yield* settle
+            // First the scope every mutation invalidates, then the scopes the stores saw, in order.
+            const targets = [
+              CoreUser.unnamedSessionsScope,
+              ...scopes.filter((s) => s !== CoreUser.unnamedSessionsScope)
+            ]
+            const slot = slotOfScope(targets[fault.target % targets.length]!)
+            // After a failover, the node asked may learn of the old primary's new role a moment later.
+            const { primary, replicas } = yield* redisCluster.shardOf(slot).pipe(
+              Effect.filterOrFail((shard) => shard.primary !== undefined && shard.replicas.length > 0),
+              Effect.retry(Schedule.spaced("20 millis")),
+              Effect.timeoutFail({
+                duration: "5 seconds",
+                onTimeout: () => new Error(`no live primary with a replica serves slot ${slot}`)
+              }),
+              Effect.orDie
+            )
+            const to = replicas[0]!
+            // Every slot of that primary (the failover moves them all), for the counts.
+            const nodes = String(yield* redisCluster.send(primary!, ["CLUSTER", "NODES"]))
+            const ranges = (nodes.split("\n").find((line) => line.includes("myself")) ?? "").split(" ").slice(8)
+              .filter((range) => !range.startsWith("["))
+              .map((range) => range.split("-").map(Number))
+              .map(([from, to = from]) => [from!, to!] as const)
+            const reply = yield* redisCluster.send(to, ["CLUSTER", "FAILOVER", ...(fault.forced ? ["FORCE"] : [])])
+            if (reply instanceof Error) return yield* Effect.die(reply)
+            if (fault.forced) counts.forcedFailovers++
+            else counts.failovers++
+            const at = Date.now()
+            // Watched in the background (`settle` joins it): the commands go on meanwhile.
+            const promoted = yield* Effect.map(
+              redisCluster.send(to, ["ROLE"]),
+              (role) => Array.isArray(role) && role[0] === "master"
+            ).pipe(
+              Effect.repeat({ schedule: Schedule.spaced("5 millis"), until: (master) => master }),
+              Effect.timeoutFail({
+                duration: "6 seconds",
+                onTimeout: () => new Error(`the failover of slot ${slot} to ${to} did not happen`)
+              }),
+              Effect.orDie,
+              Effect.zipRight(Effect.sync(() => {
+                counts.longestFailoverMs = Math.max(counts.longestFailoverMs, Date.now() - at)
+              })),
+              // Bounded; joined by the next failover or the world's close, so a failure fails the run.
+              Effect.forkDaemon
+            )
+            failover = {
+              slot,
+              to,
+              at,
+              promoted,
+              covers: (slot) => ranges.some(([from, to]) => slot >= from && slot <= to)
+            }
+            return
+          }
+          case "clientKill": {
+            const ports = yield* primaries
+            const port = ports[fault.target % ports.length]!
+            const killed = yield* redisCluster.send(port, ["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"])
+            counts.clientKills++
+            if (typeof killed === "number") counts.connectionsKilled += killed
+            return
+          }
+          default:
+            return yield* Effect.dieMessage(`the cluster world has no fault ${fault._tag}`)
+        }
+      })
+
+    return {
+      sandbox,
+      instances: built,
+      attribution,
+      namespace,
+      // Asked of the stores instead (`wentPending`, `settled`).
+      pendingWhenDegraded: false,
+      fault,
+      wentPending: (mutation) => pendingBy.has(mutation),
+      settled: (index) => {
+        const own = stores[index]
+        if (own === undefined) return false
+        for (const scope of own.pending) if (!own.store.isPending(scope)) own.pending.delete(scope)
+        return own.pending.size === 0
+      }
     }
   })
