@@ -245,7 +245,7 @@ export const make = (
     const config = yield* ClientOptions.resolveEffect(options)
     const cache = yield* ResponseCache
     const scope = yield* Effect.scope
-    const http = Tracing.transport(yield* HttpClient.HttpClient, config.tracePropagation)
+    const http = yield* HttpClient.HttpClient
     // One single flight for app tokens ("client-token") and `shared` runs: closing the layer stops both.
     const flights = yield* SingleFlight.make(scope)
     const pipeline = Pipeline.make(http, config, cache, flights)

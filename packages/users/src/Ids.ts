@@ -13,9 +13,8 @@
 import type { TinkError } from "@tink-effect/core"
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import { idPattern } from "./internal/credentialReader.js"
 import { decode, rule } from "./internal/input.js"
-
-const idPattern = /^(?!\.+$)[A-Za-z0-9._~-]{1,128}$/
 
 const idSchema = <B extends string>(brand: B) =>
   rule(

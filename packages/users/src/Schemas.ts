@@ -9,11 +9,13 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { CredentialId, ExternalUserId, UserId } from "./Ids.js"
+import { readCredentialProps } from "./internal/credentialReader.js"
 
 /** Optional on the wire, `null` allowed there; in TypeScript the key is simply absent. */
 const optionalNullable = <A, I>(schema: Schema.Schema<A, I>) =>
@@ -175,7 +177,25 @@ const reportDropped = (dropped: ReadonlyArray<{ readonly index: number; readonly
   Effect.runSync(Effect.zipRight(Effect.setFiberRefs(fiber.value.getFiberRefs()), log))
 }
 
-const decodeCredential = ParseResult.decodeUnknownEither(Credential)
+const decodeCredentialSchema = ParseResult.decodeUnknownEither(Credential)
+
+/**
+ * A credential as the schema decodes it (unknown fields ignored). The common form is read by
+ * hand, about ten times faster; the schema reads the rest and reports what does not decode.
+ */
+const decodeCredential = (element: unknown): Either.Either<Credential, ParseResult.ParseIssue> => {
+  let props: Record<string, unknown> | undefined
+  try {
+    props = readCredentialProps(element)
+  } catch {
+    // A getter that throws: the schema meets it too, and says what it makes of it.
+    props = undefined
+  }
+  // Built as the schema's decoding builds it: the properties are checked already.
+  return props === undefined
+    ? decodeCredentialSchema(element, { onExcessProperty: "ignore" })
+    : Either.right(new Credential(props as ConstructorParameters<typeof Credential>[0], true))
+}
 const encodeCredential = ParseResult.encodeUnknownEither(Credential)
 
 /**
@@ -196,11 +216,11 @@ export const TolerantCredentials: Schema.Schema<ReadonlyArray<Credential>, Reado
       decode: (elements) => {
         const credentials: Array<Credential> = []
         const dropped: Array<{ index: number; paths: Array<string> }> = []
-        elements.forEach((element, index) => {
-          const decoded = decodeCredential(element, { onExcessProperty: "ignore" })
+        for (let index = 0; index < elements.length; index++) {
+          const decoded = decodeCredential(elements[index])
           if (decoded._tag === "Right") credentials.push(decoded.right)
           else dropped.push({ index, paths: issuePaths(decoded.left) })
-        })
+        }
         if (dropped.length > 0) reportDropped(dropped)
         return ParseResult.succeed(credentials)
       },

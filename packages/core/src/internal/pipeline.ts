@@ -90,6 +90,7 @@ export const make = (
     maxRetries === undefined || maxRetries === config.maxRetries
       ? (idempotent ? retryReads : retryWrites)
       : Retry.schedule({ ...config, maxRetries }, idempotent)
+  const transportLocals = Tracing.transportLocals(config.tracePropagation)
   const clientFields = {
     client_id: config.clientId,
     client_secret: config.clientSecret
@@ -159,7 +160,8 @@ export const make = (
           Timeout.timeoutFail(
             effect,
             timeout,
-            () => new TinkError.TinkTimeoutError({ method: info.method, path: info.path })
+            () => new TinkError.TinkTimeoutError({ method: info.method, path: info.path }),
+            transportLocals
           )
       ))
 

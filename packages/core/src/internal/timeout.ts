@@ -1,3 +1,4 @@
+import type * as Arr from "effect/Array"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as DefaultServices from "effect/DefaultServices"
@@ -5,10 +6,30 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import type * as FiberId from "effect/FiberId"
+import type * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import * as Runtime from "effect/Runtime"
 
 /** The clock every program has unless it installs another one (a TestClock, say). */
 const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
+
+/**
+ * Fiber refs the effect runs with (as with `Effect.locally`), e.g. the transport's tracing
+ * settings. Set in the effect's own fiber where there is one, which costs a fraction of
+ * `Effect.locally` (an acquire-use-release per ref).
+ *
+ * @internal
+ */
+export type Locals = ReadonlyArray<readonly [FiberRef.FiberRef<any>, unknown]>
+
+const noLocals: Locals = []
+
+const locally = <A, E>(effect: Effect.Effect<A, E>, locals: Locals): Effect.Effect<A, E> => {
+  let out = effect
+  for (const [ref, value] of locals) out = Effect.locally(out, ref, value)
+  return out
+}
 
 /** The longest delay `setTimeout` keeps (about 24.8 days); longer ones go the general way. */
 const maxTimerMillis = 2 ** 31 - 1
@@ -26,22 +47,35 @@ const maxTimerMillis = 2 ** 31 - 1
 export const timeoutFail = <A, E, E2>(
   effect: Effect.Effect<A, E>,
   duration: Duration.Duration,
-  onTimeout: () => E2
+  onTimeout: () => E2,
+  locals: Locals = noLocals
 ): Effect.Effect<A, E | E2> =>
   Effect.withFiberRuntime<A, E | E2>((fiber, status) => {
     const millis = Duration.toMillis(duration)
-    if (millis === Infinity) return effect
+    if (millis === Infinity) return locally(effect, locals)
     if (Context.get(fiber.currentDefaultServices, Clock.Clock) !== liveClock || !(millis <= maxTimerMillis)) {
-      return Effect.timeoutFail(effect, { duration, onTimeout })
+      return Effect.timeoutFail(locally(effect, locals), { duration, onTimeout })
     }
     // Runs with this fiber's context, refs (its span) and flags, until its first asynchronous step.
+    // The child is the effect's alone, so `locals` are set in it from the start: nothing to restore.
     const child = Runtime.runFork(
       Runtime.make({
         context: fiber.currentContext,
         fiberRefs: fiber.getFiberRefs(),
         runtimeFlags: status.runtimeFlags
       }),
-      effect
+      effect,
+      locals.length === 0 ? undefined : {
+        updateRefs: (refs, id) =>
+          FiberRefs.updateManyAs(refs, {
+            // The refs are the child's already (forked by `runFork`): set as its values only.
+            entries: locals.map(([ref, value]) =>
+              [ref, [[id, value]]] as const
+            ) as unknown as Arr.NonEmptyReadonlyArray<
+              readonly [FiberRef.FiberRef<any>, Arr.NonEmptyReadonlyArray<readonly [FiberId.Single, unknown]>]
+            >
+          })
+      }
     )
     const done = child.unsafePoll()
     if (done !== null) return done
