@@ -263,3 +263,24 @@ describe("spans cost nothing when no tracer records them (issue 12.5)", () => {
     }).pipe(Effect.provide(clientLayer(observed(tink), { maxRetries: 1 })))
   })
 })
+
+describe("tracePropagation", () => {
+  it.effect("on: each attempt sends its own span in a W3C traceparent header; off (the default): none", () => {
+    const tink = scripted(() => ({ status: 200, body: { credentials: [] } }))
+    const quiet = scripted(() => ({ status: 200, body: { credentials: [] } }))
+    return Effect.gen(function*() {
+      const { named, tracer } = yield* recording
+      yield* Effect.withTracer(ResponseCache.bypass(read), tracer).pipe(
+        Effect.provide(clientLayer(tink.client, { tracePropagation: true }))
+      )
+      const [sent] = tink.to("/api/v1/credentials/list")
+      const [attempt] = named("GET /api/v1/credentials/list")
+      assert.isDefined(attempt)
+      assert.strictEqual(sent?.headers["traceparent"], `00-${attempt!.traceId}-${attempt!.spanId}-01`)
+      yield* Effect.withTracer(ResponseCache.bypass(read), tracer).pipe(Effect.provide(clientLayer(quiet.client)))
+      const [unpropagated] = quiet.to("/api/v1/credentials/list")
+      assert.isDefined(unpropagated)
+      assert.isUndefined(unpropagated!.headers["traceparent"])
+    })
+  })
+})

@@ -1,5 +1,6 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
@@ -140,30 +141,47 @@ export const make = (
     schema: Schema.Schema<A, I> | undefined,
     timeout: Duration.Duration
   ): Effect.Effect<A, TinkError.TinkError> =>
-    Tracing.attempt(info, config.baseUrl, (observe) =>
-      http.execute(request).pipe(
-        Effect.flatMap((response) => {
-          observe(response)
-          return Effect.flatMap(response.text, (text) =>
-            response.status >= 200 && response.status < 300
-              ? Response.decodeBody(info, response, text, schema)
-              : Effect.flatMap(
-                Clock.currentTimeMillis,
-                (now) => Effect.fail(Response.statusError(info, response, text, now))
-              ))
-        }),
-        Effect.catchIf(
-          (error): error is Exclude<typeof error, TinkError.TinkError> => !TinkError.isTinkError(error),
-          (error) => Effect.fail(Response.transportError(info, error))
-        ),
-        (effect) =>
-          Timeout.timeoutFail(
-            effect,
-            timeout,
-            () => new TinkError.TinkTimeoutError({ method: info.method, path: info.path }),
-            transportLocals
-          )
-      ))
+    Tracing.attempt(
+      info,
+      config.baseUrl,
+      (observe) =>
+        (config.tracePropagation ? propagated(request) : http.execute(request)).pipe(
+          Effect.flatMap((response) => {
+            observe(response)
+            return Effect.flatMap(response.text, (text) =>
+              response.status >= 200 && response.status < 300
+                ? Response.decodeBody(info, response, text, schema)
+                : Effect.flatMap(
+                  Clock.currentTimeMillis,
+                  (now) => Effect.fail(Response.statusError(info, response, text, now))
+                ))
+          }),
+          Effect.catchIf(
+            (error): error is Exclude<typeof error, TinkError.TinkError> => !TinkError.isTinkError(error),
+            (error) => Effect.fail(Response.transportError(info, error))
+          ),
+          (effect) =>
+            Timeout.timeoutFail(
+              effect,
+              timeout,
+              () => new TinkError.TinkTimeoutError({ method: info.method, path: info.path }),
+              transportLocals
+            )
+        )
+    )
+
+  /**
+   * The request with the attempt's span in W3C trace headers. The platform client's own
+   * propagation is off with its span (we open `tink.http` instead), so the headers are set here.
+   */
+  const propagated = (request: HttpClientRequest.HttpClientRequest) =>
+    Effect.flatMap(
+      Effect.option(Effect.currentSpan),
+      (span) =>
+        http.execute(
+          Option.isSome(span) ? HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span.value)) : request
+        )
+    )
 
   /** Everything secret a request carries, so that errors can be scrubbed of it. */
   const secretsOf = (options: TinkClient.RequestOptions, token: Redacted.Redacted<string> | undefined) => {
