@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { BasicClientSideCache, createClient, type RedisArgument } from "redis"
-import { bounded } from "./redisCommand.js"
+import { bounded, commandOptions } from "./redisCommand.js"
 import { reasonOf, type RedisStoreError } from "./redisErrors.js"
 import * as Scripts from "./redisScripts.js"
 import type { Bound } from "./redisSettings.js"
@@ -173,10 +173,11 @@ export const make = (
         readyWaiters.add(onReady)
         return Effect.sync(() => readyWaiters.delete(onReady))
       }),
-      send: (operation, args, limit = readBound) => bounded(operation, () => client.sendCommand(args), limit),
+      send: (operation, args, limit = readBound) =>
+        bounded(operation, () => client.sendCommand(args, commandOptions(limit)), limit),
       primaries: () => [connection.send],
       evalScript: (operation, script, keys, args, limit = readBound) =>
-        bounded(operation, () => Scripts.run(client, script, keys, args), limit)
+        bounded(operation, () => Scripts.run(client, script, keys, args, commandOptions(limit)), limit)
     }
 
     // node-redis emits 'error' on every failed (re)connection; without a listener the process

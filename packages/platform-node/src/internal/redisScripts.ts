@@ -9,19 +9,24 @@ export interface Script {
 /**
  * Runs a script: EVALSHA, falling back to EVAL (which also caches the script) after a SCRIPT
  * FLUSH or restart. Whichever server the fallback reaches, the script checks the epoch itself.
+ * `options` go to node-redis with either command (see `commandOptions` in redisCommand.ts).
  *
  * @internal
  */
-export const run = (
-  client: { readonly sendCommand: (args: ReadonlyArray<string>) => Promise<unknown> },
+export const run = <O>(
+  client: { readonly sendCommand: (args: ReadonlyArray<string>, options?: O) => Promise<unknown> },
   script: Script,
   keys: ReadonlyArray<string>,
-  args: ReadonlyArray<string>
+  args: ReadonlyArray<string>,
+  options?: O
 ): Promise<unknown> => {
-  const tail = [String(keys.length), ...keys, ...args]
-  return client.sendCommand(["EVALSHA", script.sha, ...tail]).catch((error: unknown) => {
+  const command = ["EVALSHA", script.sha, String(keys.length), ...keys, ...args]
+  return client.sendCommand(command, options).catch((error: unknown) => {
     if (error instanceof Error && error.message.startsWith("NOSCRIPT")) {
-      return client.sendCommand(["EVAL", script.source, ...tail])
+      const fallback = command.slice()
+      fallback[0] = "EVAL"
+      fallback[1] = script.source
+      return client.sendCommand(fallback, options)
     }
     throw error
   })
