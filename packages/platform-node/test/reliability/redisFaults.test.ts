@@ -142,8 +142,7 @@ describe("Redis failing under two instances (C9)", () => {
     Effect.gen(function*() {
       const t = yield* onSharedRedis(true)
       yield* t.ids(t.a)
-      yield* t.ids(t.b)
-      assert.strictEqual(yield* t.upstream, 1, "B was served from A's entry")
+      yield* t.hitsAgain(t.b) // B is served from A's entry
 
       yield* t.proxy.set({ _tag: "pause" })
       assert.lengthOf(yield* t.ids(t.b), 2, "a read during the pause is answered by Tink")
@@ -186,8 +185,8 @@ describe("Redis failing under two instances (C9)", () => {
       const redis = yield* RedisServer.make
       const t = yield* setup(redis.url)
       yield* t.ids(t.a)
-      yield* t.ids(t.b)
-      assert.strictEqual(yield* t.upstream, 1)
+      // B hits A's entry (polled: under load one read may outlast the 50 ms bound and miss).
+      yield* t.hitsAgain(t.b)
 
       yield* redis.kill
       assert.lengthOf(yield* t.ids(t.b), 2, "Redis gone: answered by Tink")
@@ -218,11 +217,10 @@ describe("Redis full, rolled back, and instances closing (C5 under C9)", () => {
         const redis = yield* RedisServer.makeWith({ args: ["--maxmemory", "4mb", "--maxmemory-policy", "noeviction"] })
         const t = yield* setup(redis.url)
         yield* t.ids(t.a)
-        yield* t.ids(t.b)
-        assert.strictEqual(yield* t.upstream, 1)
+        // B hits A's entry (polled: under load one read may outlast the 50 ms bound and miss).
+        yield* t.hitsAgain(t.b)
         assert.isAbove(yield* redis.fill, 0)
-        assert.lengthOf(yield* t.ids(t.b), 2, "a full Redis still serves reads")
-        assert.strictEqual(yield* t.upstream, 1)
+        yield* t.hitsAgainWith(t.b, [t.kept, t.doomed]) // a full Redis still serves hits
 
         const fallbacks = (yield* Metric.value(RedisResponseStore.invalidationFallbacks)).count
         yield* t.remove(t.a, t.doomed)
@@ -246,8 +244,8 @@ describe("Redis full, rolled back, and instances closing (C5 under C9)", () => {
         const redis = yield* RedisServer.make
         const t = yield* setup(redis.url)
         yield* t.ids(t.a)
-        yield* t.ids(t.b)
-        assert.strictEqual(yield* t.upstream, 1)
+        // B hits A's entry (polled: under load one read may outlast the 50 ms bound and miss).
+        yield* t.hitsAgain(t.b)
         yield* redis.save
         yield* t.remove(t.a, t.doomed)
         assert.deepStrictEqual(yield* t.ids(t.b), [t.kept])
