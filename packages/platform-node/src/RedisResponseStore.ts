@@ -65,8 +65,8 @@ export interface Options {
    * (the scope starts cold). One window remains: an instance that could not deliver an
    * invalidation (it still routed the slot to the failed primary) redelivers it on
    * `retrySchedule`, and until then other instances already on the new primary may serve the
-   * user's entries from before the mutation; on a cluster, prefer a short, bounded
-   * `retrySchedule` (e.g. `Schedule.spaced("100 millis")`). The near cache works on a cluster too
+   * user's entries from before the mutation; so on a cluster the default `retrySchedule` is
+   * capped at 250 milliseconds (keep a custom one as short). The near cache works on a cluster too
    * (see `nearCache` for what clears it there).
    *
    * @since 0.2.0
@@ -98,7 +98,8 @@ export interface Options {
   readonly generationTtl?: Duration.DurationInput | undefined
   /**
    * When to retry an invalidation that could not be delivered. Default: exponential from 50
-   * milliseconds, capped at 5 seconds, for ever.
+   * milliseconds, capped at 5 seconds, for ever; on a cluster capped at 250 milliseconds, since
+   * other instances may serve the old entry until it is delivered (see `cluster`).
    */
   readonly retrySchedule?: Schedule.Schedule<unknown, unknown> | undefined
   /**

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ResponseCache } from "@tink-effect/core"
 import {
+  Chunk,
   Config,
   ConfigProvider,
   Deferred,
@@ -16,6 +17,7 @@ import {
   Schema
 } from "effect"
 import * as Scripts from "../src/internal/redisScripts.js"
+import * as Settings from "../src/internal/redisSettings.js"
 import * as RedisResponseStore from "../src/RedisResponseStore.js"
 import { assertSafeConfigError, badRedisUrls, password } from "./utils/badRedisUrls.js"
 import { type Admin, admin, monitor, namespace, redisTarget, redisUrl } from "./utils/redis.js"
@@ -535,5 +537,29 @@ describe("Redis response store", () => {
       assert.deepStrictEqual(yield* run(generation), [generation, yield* redis.send(["GET", entry])])
       assert.deepStrictEqual(yield* run("-"), [generation, null, Scripts.again], "another generation: run again")
       assert.strictEqual(yield* generationOf(redis, ns, "u:dora"), generation, "nothing was written")
+    }))
+})
+
+describe("the default redelivery schedule", () => {
+  const delays = (options: Settings.Options) =>
+    Effect.flatMap(Settings.resolve(options), (settings) =>
+      Effect.map(
+        Schedule.run(Schedule.delays(settings.retrySchedule), 0, Array.from({ length: 12 }, () => undefined)),
+        (chunk) => Chunk.toReadonlyArray(chunk).map(Duration.toMillis)
+      ))
+
+  it.effect("one Redis: exponential from 50 ms up to 5 s; a cluster: capped at 250 ms (the window of a failover)", () =>
+    Effect.gen(function*() {
+      const single = yield* delays({ url: "redis://127.0.0.1:6379" })
+      assert.strictEqual(single[0], 50)
+      assert.strictEqual(Math.max(...single), 5_000)
+      const cluster = yield* delays({ cluster: { nodes: ["redis://127.0.0.1:7000"] } })
+      assert.strictEqual(cluster[0], 50)
+      assert.strictEqual(Math.max(...cluster), 250)
+      const custom = yield* delays({
+        cluster: { nodes: ["redis://127.0.0.1:7000"] },
+        retrySchedule: Schedule.spaced("1 second")
+      })
+      assert.deepStrictEqual(new Set(custom), new Set([1_000]))
     }))
 })

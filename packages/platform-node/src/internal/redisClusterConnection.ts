@@ -4,7 +4,7 @@ import * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { BasicPooledClientSideCache, createCluster, type RedisArgument } from "redis"
-import { bounded } from "./redisCommand.js"
+import { bounded, commandOptions } from "./redisCommand.js"
 import { closeWait, type Connection, connectWait, reconnectStrategy, type Tracking } from "./redisConnection.js"
 import { reasonOf, type RedisStoreError } from "./redisErrors.js"
 import * as Scripts from "./redisScripts.js"
@@ -179,9 +179,9 @@ export const make = (
       lastRefresh = now
       cluster._slots.rediscover().catch(() => undefined)
     }
-    const send = (firstKey: string | undefined, args: ReadonlyArray<string>) =>
+    const send = (firstKey: string | undefined, args: ReadonlyArray<string>, limit: Bound) =>
       cluster.isReady ?
-        cluster.sendCommand(firstKey, false, [...args]).catch((error: unknown) => {
+        cluster.sendCommand(firstKey, false, [...args], commandOptions(limit)).catch((error: unknown) => {
           if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) refresh()
           throw error
         }) :
@@ -234,7 +234,7 @@ export const make = (
         readyWaiters.add(onReady)
         return Effect.sync(() => readyWaiters.delete(onReady))
       }),
-      send: (operation, args, limit = readBound) => bounded(operation, () => send(undefined, args), limit),
+      send: (operation, args, limit = readBound) => bounded(operation, () => send(undefined, args, limit), limit),
       primaries: () =>
         cluster.isReady ?
           cluster.masters.map((master) => (operation: string, args: ReadonlyArray<string>, limit = readBound) =>
@@ -244,7 +244,7 @@ export const make = (
       evalScript: (operation, script, keys, args, limit = readBound) =>
         bounded(
           operation,
-          () => Scripts.run({ sendCommand: (command) => send(keys[0], command) }, script, keys, args),
+          () => Scripts.run({ sendCommand: (command) => send(keys[0], command, limit) }, script, keys, args),
           limit
         ),
       survey: (limit) => bounded("probe", survey, limit)

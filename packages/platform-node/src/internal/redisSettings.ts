@@ -49,6 +49,15 @@ const defaultSchedule: Schedule.Schedule<unknown, unknown> = Schedule.union(
 )
 
 /**
+ * On a cluster an outage is usually a failover of a few seconds, and until an invalidation that
+ * went pending is redelivered other instances may serve the old entry: retries stay close.
+ */
+const clusterDefaultSchedule: Schedule.Schedule<unknown, unknown> = Schedule.union(
+  Schedule.exponential("50 millis"),
+  Schedule.spaced("250 millis")
+)
+
+/**
  * The last delivery at close takes `invalidationTimeout`, but at least long enough for a
  * reconnection (node-redis backs off up to ~1 s) and at most 5 s.
  */
@@ -123,7 +132,7 @@ export const resolve = (options: Options): Effect.Effect<Settings, ConfigError.C
       readBound: bound(Duration.decode(options.timeout ?? Duration.millis(20))),
       invalidationBound: bound(invalidationTimeout),
       generationTtlMs: String(Math.max(1, Math.ceil(Duration.toMillis(generationTtl)))),
-      retrySchedule: options.retrySchedule ?? defaultSchedule,
+      retrySchedule: options.retrySchedule ?? (cluster === undefined ? defaultSchedule : clusterDefaultSchedule),
       lastDeliveryWait: Duration.min(Duration.max(invalidationTimeout, lastDeliveryFloor), lastDeliveryCap),
       nearCapacity,
       crypto,
