@@ -172,7 +172,8 @@ describe("observability", () => {
       )
       for (const s of deletes) {
         assert.strictEqual(s.state.count, 1)
-        assert.isAtLeast(s.state.sum!, 1.5)
+        // 1.5 s, give or take the nanosecond rounding of the clock readings (seen: 1.499999999).
+        assert.isAtLeast(s.state.sum!, 1.49)
         assert.isBelow(s.state.sum!, 3, "seconds, not milliseconds")
       }
       assert.lengthOf(yield* series("tink_http_request_duration_ms"), 0, "replaced by http.client.request.duration")
