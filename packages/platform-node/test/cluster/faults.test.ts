@@ -17,22 +17,11 @@ const Versioned = Schema.Struct({ version: Schema.Number })
 type Versioned = typeof Versioned.Type
 const ttl = Duration.minutes(1)
 
-/** CRC16/XMODEM, as Redis Cluster hashes keys: to find scopes that share a slot without asking. */
-const crc16 = (text: string): number => {
-  let crc = 0
-  for (const byte of Buffer.from(text)) {
-    crc ^= byte << 8
-    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
-  }
-  return crc
-}
-const slotOfScope = (scope: string) => crc16(scope) % 16384
-
 /** `count` scopes whose keys all live in `slot` (their hash tag is the scope). */
 const scopesInSlot = (slot: number, count: number): Array<string> => {
   const found: Array<string> = []
   for (let i = 0; found.length < count; i++) {
-    if (slotOfScope(`u:s-${i}`) === slot) found.push(`u:s-${i}`)
+    if (Cluster.slotOfScope(`u:s-${i}`) === slot) found.push(`u:s-${i}`)
   }
   return found
 }
@@ -181,7 +170,7 @@ describe(
         Effect.gen(function*() {
           const cluster = yield* shared.cluster
           yield* cluster.healthy({ synced: true })
-          const slot = slotOfScope("u:failover")
+          const slot = Cluster.slotOfScope("u:failover")
           const scopes = ["u:failover", ...scopesInSlot(slot, 5)]
           const { primary, replicas } = yield* cluster.shardOf(slot)
           const w = yield* workload(cluster, scopes)
@@ -217,7 +206,7 @@ describe(
         Effect.gen(function*() {
           const cluster = yield* shared.cluster
           yield* cluster.healthy({ synced: true })
-          const slot = slotOfScope("u:killed")
+          const slot = Cluster.slotOfScope("u:killed")
           const scopes = ["u:killed", ...scopesInSlot(slot, 5), "u:elsewhere-1", "u:elsewhere-2"]
           const { primary, replicas } = yield* cluster.shardOf(slot)
           const victim = cluster.nodes.find((node) => node.port === primary)!
@@ -268,7 +257,7 @@ describe(
         Effect.gen(function*() {
           const cluster = yield* shared.cluster
           yield* cluster.healthy({ synced: true })
-          const slot = slotOfScope("u:migrated")
+          const slot = Cluster.slotOfScope("u:migrated")
           const scopes = ["u:migrated", ...scopesInSlot(slot, 5)]
           const source = (yield* cluster.shardOf(slot)).primary!
           const primaries = new Set<number>()

@@ -19,17 +19,6 @@ const key = "GET /api/v1/credentials/list"
 /** The key the cache hands the store for `key` (no partition). */
 const storeKey = CachePolicy.entryKey("", CachePolicy.schemaFingerprint(Versioned), key)
 
-/** CRC16/XMODEM, as Redis Cluster hashes keys. */
-const crc16 = (text: string): number => {
-  let crc = 0
-  for (const byte of Buffer.from(text)) {
-    crc ^= byte << 8
-    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
-  }
-  return crc
-}
-const slotOfScope = (scope: string) => crc16(scope) % 16384
-
 /** One application instance: a Redis store on the cluster with a near cache, and a cache over it. */
 const instance = (cluster: Cluster.Cluster, ns: string) =>
   Effect.gen(function*() {
@@ -239,7 +228,7 @@ describe("the near cache on Redis Cluster", () => {
       yield* cluster.healthy()
       const ns = namespace()
       const scope = "u:near-hit"
-      const primary = (yield* cluster.shardOf(slotOfScope(scope))).primary!
+      const primary = (yield* cluster.shardOf(Cluster.slotOfScope(scope))).primary!
       const a = yield* instance(cluster, ns)
       const tink = yield* upstream
       assert.deepStrictEqual(yield* warm(a, scope, tink), { version: 1 })
@@ -287,7 +276,7 @@ describe("the near cache on Redis Cluster", () => {
         yield* cluster.healthy()
         const ns = namespace()
         const scope = "u:near-killed"
-        const primary = (yield* cluster.shardOf(slotOfScope(scope))).primary!
+        const primary = (yield* cluster.shardOf(Cluster.slotOfScope(scope))).primary!
         const a = yield* instance(cluster, ns)
         const b = yield* instance(cluster, ns)
         const tink = yield* upstream
@@ -313,7 +302,7 @@ describe("the near cache on Redis Cluster", () => {
         yield* cluster.healthy()
         const ns = namespace()
         const scope = "u:near-paused"
-        const own = (yield* cluster.shardOf(slotOfScope(scope))).primary!
+        const own = (yield* cluster.shardOf(Cluster.slotOfScope(scope))).primary!
         const primaries: Array<number> = []
         for (const node of cluster.nodes) {
           if (!node.alive()) continue
@@ -348,7 +337,7 @@ describe("the near cache on Redis Cluster", () => {
         yield* cluster.healthy({ synced: true })
         const ns = namespace()
         const scope = "u:near-migrated"
-        const slot = slotOfScope(scope)
+        const slot = Cluster.slotOfScope(scope)
         const source = (yield* cluster.shardOf(slot)).primary!
         const primaries: Array<number> = []
         for (const node of cluster.nodes) {
@@ -398,7 +387,7 @@ describe("the near cache on Redis Cluster", () => {
         yield* cluster.healthy({ synced: true })
         const ns = namespace()
         const scope = "u:near-failover"
-        const slot = slotOfScope(scope)
+        const slot = Cluster.slotOfScope(scope)
         const { primary, replicas } = yield* cluster.shardOf(slot)
         const a = yield* instance(cluster, ns)
         const b = yield* instance(cluster, ns)
@@ -428,7 +417,7 @@ describe("the near cache on Redis Cluster", () => {
       yield* cluster.healthy({ synced: true })
       const ns = namespace()
       const scope = "u:near-load"
-      const slot = slotOfScope(scope)
+      const slot = Cluster.slotOfScope(scope)
       const { replicas } = yield* cluster.shardOf(slot)
       const a = yield* instance(cluster, ns)
       const b = yield* instance(cluster, ns)

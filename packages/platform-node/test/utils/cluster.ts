@@ -23,6 +23,19 @@ import { createClient } from "redis"
 const redisServer = process.env["REDIS_SERVER"] ?? "redis-server"
 const redisCli = process.env["REDIS_CLI"] ?? "redis-cli"
 
+/** CRC16/XMODEM, as Redis Cluster hashes keys. */
+const crc16 = (text: string): number => {
+  let crc = 0
+  for (const byte of Buffer.from(text)) {
+    crc ^= byte << 8
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+  }
+  return crc
+}
+
+/** The slot of every key whose hash tag is `scope` (the store's keys carry `{scope}`), without asking Redis. */
+export const slotOfScope = (scope: string): number => crc16(scope) % 16384
+
 /** One node of the test cluster. */
 export interface ClusterNode {
   readonly port: number

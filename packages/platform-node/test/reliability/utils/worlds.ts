@@ -26,7 +26,7 @@ import {
   Scope
 } from "effect"
 import * as RedisStore from "../../../src/internal/redisStore.js"
-import type * as Cluster from "../../utils/cluster.js"
+import * as Cluster from "../../utils/cluster.js"
 import * as Instance from "../../utils/instance.js"
 import * as Redis from "../../utils/redis.js"
 import * as FaultProxy from "./faultProxy.js"
@@ -455,17 +455,6 @@ export interface ClusterFaultCounts {
   invalidationsDuringFailover: number
 }
 
-/** CRC16/XMODEM, as Redis Cluster hashes keys: a scope's slot (its hash tag) without asking. */
-const crc16 = (text: string): number => {
-  let crc = 0
-  for (const byte of Buffer.from(text)) {
-    crc ^= byte << 8
-    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
-  }
-  return crc
-}
-const slotOfScope = (scope: string) => crc16(scope) % 16384
-
 /**
  * The local Redis Cluster (test/utils/cluster.ts, shared by the file and healthy when called):
  * each instance's store is the Redis store with `cluster: { nodes }`, in one fresh namespace;
@@ -522,7 +511,7 @@ export const cluster = (
     } | undefined
     /** Within a second of a failover being asked for (node timeout: routing may lag that long), on its slots. */
     const during = (scope: string) =>
-      failover !== undefined && Date.now() - failover.at < 1_000 && failover.covers(slotOfScope(scope))
+      failover !== undefined && Date.now() - failover.at < 1_000 && failover.covers(Cluster.slotOfScope(scope))
     /**
      * Waits (bounded) until the last failover is done: the replica is a primary, every node routes
      * the slot to it, and every replica (the old primary among them) is in sync again.
@@ -621,7 +610,7 @@ export const cluster = (
               CoreUser.unnamedSessionsScope,
               ...scopes.filter((s) => s !== CoreUser.unnamedSessionsScope)
             ]
-            const slot = slotOfScope(targets[fault.target % targets.length]!)
+            const slot = Cluster.slotOfScope(targets[fault.target % targets.length]!)
             // After a failover, the node asked may learn of the old primary's new role a moment later.
             const { primary, replicas } = yield* redisCluster.shardOf(slot).pipe(
               Effect.filterOrFail((shard) => shard.primary !== undefined && shard.replicas.length > 0),
