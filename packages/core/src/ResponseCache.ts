@@ -24,6 +24,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as CachePolicy from "./CachePolicy.js"
+import * as InFiber from "./internal/inFiber.js"
 import * as MemoryStore from "./internal/memoryStore.js"
 import * as SingleFlight from "./internal/singleFlight.js"
 import * as Tracing from "./internal/tracing.js"
@@ -53,6 +54,12 @@ export interface StoreEntry<A, I> {
   readonly generation: string
   /** The entry's key within the scope: partition, schema fingerprint and request key together. */
   readonly key: string
+  /**
+   * The partition and the request key `key` was built from, for a store that keeps them apart
+   * (the memory store): the strings reads look up with, so a hit compares them by identity.
+   */
+  readonly partition?: string | undefined
+  readonly requestKey?: string | undefined
   readonly value: A
   readonly schema: Schema.Schema<A, I>
   readonly ttl: Duration.Duration
@@ -73,7 +80,8 @@ export interface Store {
    * The same read, answered synchronously, for stores that live in memory: a cache hit then
    * takes no effect step of its own, which is most of what a hit costs. The result may be a
    * reused object, valid until the next call. `key` is the request key; an entry written with
-   * another schema is not returned.
+   * another schema is not returned. `undefined` when the store cannot answer without I/O (a near
+   * cache that does not hold the read): the cache then asks `read`.
    */
   readonly readNow?: <A>(
     scope: string,
@@ -81,7 +89,7 @@ export interface Store {
     key: string,
     schema: Schema.Schema.All,
     nowMillis: number
-  ) => StoreRead<A>
+  ) => StoreRead<A> | undefined
   /** Stores the value only if `generation` is still the scope's current one. */
   readonly write: <A, I>(entry: StoreEntry<A, I>) => Effect.Effect<void>
   /** Moves the scope to a new generation, making every entry of it unreachable. */
@@ -252,6 +260,7 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
     const miss = <A, I, E>(
       request: Lookup<A, I, E>,
       generation: string | undefined,
+      partition: string,
       key: string
     ): Effect.Effect<A, E> => {
       if (generation === undefined) {
@@ -276,6 +285,8 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
                 scope: request.scope,
                 generation,
                 key,
+                partition,
+                requestKey: request.key,
                 value,
                 schema: request.schema,
                 ttl: request.ttl
@@ -300,59 +311,73 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
 
     /** A read whose guard's generation is unknown (the store failing): a plain miss. */
     const unguarded = <A, I, E>(request: Lookup<A, I, E>, base: string): Effect.Effect<A, E> =>
-      miss(request, undefined, CachePolicy.entryKey(base, CachePolicy.schemaFingerprint(request.schema), request.key))
+      miss(
+        request,
+        undefined,
+        base,
+        CachePolicy.entryKey(base, CachePolicy.schemaFingerprint(request.schema), request.key)
+      )
 
     const bypassing = <A, I, E>(request: Lookup<A, I, E>): Effect.Effect<A, E> => Effect.map(request.fetch, freezeDeep)
 
-    const readNow = store.readNow
-    const lookup = <A, I, E>(request: Lookup<A, I, E>): Effect.Effect<A, E> =>
-      Effect.withFiberRuntime((fiber) => {
-        if (fiber.getFiberRef(bypassed)) return bypassing(request)
-        // The partition is part of the key, for stores, joins and writes alike, and so is
-        // the schema: a value only goes to a read that decodes with the same schema. The memory
-        // store takes them apart, so a hit builds no key string.
-        const base = request.partition ?? ""
-        const guard = request.guard
-        if (readNow === undefined) {
-          const readIn = (partition: string) => {
-            const key = CachePolicy.entryKey(partition, CachePolicy.schemaFingerprint(request.schema), request.key)
-            return Effect.flatMap(
-              store.read(request.scope, key, request.schema),
-              // A shared store decodes a fresh value per read: frozen too, so both stores behave alike.
-              (read) =>
-                Option.isSome(read.value)
-                  ? hit(request.resource, freezeDeep(read.value.value))
-                  : miss(request, read.generation, key)
-            )
-          }
-          if (guard === undefined) return readIn(base)
-          return Effect.flatMap(
-            store.read(guard, guardKey, Schema.Unknown),
-            (guarded) =>
-              guarded.generation === undefined ? unguarded(request, base) : readIn(`${base}@${guarded.generation}`)
-          )
-        }
-        // The default services always hold a clock: one map read.
-        const now = (fiber.currentDefaultServices.unsafeMap.get(Clock.Clock.key) as Clock.Clock)
-          .unsafeCurrentTimeMillis()
-        let partition = base
-        if (guard !== undefined) {
-          const generation = readNow<unknown>(guard, "", guardKey, Schema.Unknown, now).generation
-          if (generation === undefined) return unguarded(request, base)
-          partition = `${base}@${generation}`
-        }
-        const read = readNow<A>(request.scope, partition, request.key, request.schema, now)
-        // Values in the memory store were frozen when fetched.
-        if (Option.isSome(read.value)) return hit(request.resource, read.value.value)
-        return miss(
-          request,
-          read.generation,
-          CachePolicy.entryKey(partition, CachePolicy.schemaFingerprint(request.schema), request.key)
-        )
-      })
+    /** The store's read, for reads the store cannot answer synchronously. */
+    const readThrough = <A, I, E>(request: Lookup<A, I, E>, partition: string): Effect.Effect<A, E> => {
+      const key = CachePolicy.entryKey(partition, CachePolicy.schemaFingerprint(request.schema), request.key)
+      return Effect.flatMap(
+        store.read(request.scope, key, request.schema),
+        // A shared store decodes a fresh value per read: frozen too, so both stores behave alike.
+        (read) =>
+          Option.isSome(read.value)
+            ? hit(request.resource, freezeDeep(read.value.value))
+            : miss(request, read.generation, partition, key)
+      )
+    }
 
-    return {
-      lookup,
+    const guardedThrough = <A, I, E>(request: Lookup<A, I, E>, base: string, guard: string): Effect.Effect<A, E> =>
+      Effect.flatMap(
+        store.read(guard, guardKey, Schema.Unknown),
+        (guarded) =>
+          guarded.generation === undefined
+            ? unguarded(request, base)
+            : readThrough(request, `${base}@${guarded.generation}`)
+      )
+
+    const readNow = store.readNow
+    // A hit answered by `readNow` takes no effect step but the caller's: this runs in its fiber.
+    const lookupIn: InFiber.LookupIn = <A, I, E>(fiber: InFiber.RunningFiber, request: Lookup<A, I, E>) => {
+      if (fiber.getFiberRef(bypassed)) return bypassing(request)
+      // The partition is part of the key, for stores, joins and writes alike, and so is
+      // the schema: a value only goes to a read that decodes with the same schema. The memory
+      // store takes them apart, so a hit builds no key string.
+      const base = request.partition ?? ""
+      const guard = request.guard
+      if (readNow === undefined) {
+        return guard === undefined ? readThrough(request, base) : guardedThrough(request, base, guard)
+      }
+      // The default services always hold a clock: one map read.
+      const now = (fiber.currentDefaultServices.unsafeMap.get(Clock.Clock.key) as Clock.Clock)
+        .unsafeCurrentTimeMillis()
+      let partition = base
+      if (guard !== undefined) {
+        const guarded = readNow<unknown>(guard, "", guardKey, Schema.Unknown, now)
+        if (guarded === undefined) return guardedThrough(request, base, guard)
+        if (guarded.generation === undefined) return unguarded(request, base)
+        partition = `${base}@${guarded.generation}`
+      }
+      const read = readNow<A>(request.scope, partition, request.key, request.schema, now)
+      if (read === undefined) return readThrough(request, partition)
+      // What `readNow` returns was frozen when it was stored.
+      if (Option.isSome(read.value)) return hit(request.resource, read.value.value)
+      return miss(
+        request,
+        read.generation,
+        partition,
+        CachePolicy.entryKey(partition, CachePolicy.schemaFingerprint(request.schema), request.key)
+      )
+    }
+
+    const service: Service = {
+      lookup: (request) => Effect.withFiberRuntime((fiber) => lookupIn(fiber, request)),
       invalidate: (scope) =>
         Effect.suspend(() => {
           invalidations++
@@ -365,6 +390,7 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
         return { hits, misses, coalesced, invalidations, size, storeErrors, hitRate: reads === 0 ? 0 : hits / reads }
       })
     }
+    return Object.assign(service, { [InFiber.lookupIn]: lookupIn })
   })
 
 /**

@@ -6,7 +6,9 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import * as Redacted from "effect/Redacted"
+import * as InFiber from "./internal/inFiber.js"
 import { sha256Hex } from "./internal/sha256.js"
 
 /**
@@ -122,3 +124,19 @@ export const make = (options: {
   readonly userId?: string | undefined
   readonly accessToken: Redacted.Redacted<string>
 }): Effect.Effect<Session> => Effect.sync(() => makeSync(options))
+
+/**
+ * Provides the session to an effect, as `Effect.provideService` does. A read built by
+ * `TinkClient.getForUser` (each of `Users`' reads, called as is) takes the session directly and
+ * leaves the fiber's context alone: changing it is most of what a session per request costs.
+ *
+ * @since 0.2.0
+ * @category sessions
+ */
+export const provide: {
+  (session: Session): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, Exclude<R, TinkUser>>
+  <A, E, R>(effect: Effect.Effect<A, E, R>, session: Session): Effect.Effect<A, E, Exclude<R, TinkUser>>
+} = dual(2, <A, E, R>(effect: Effect.Effect<A, E, R>, session: Session): Effect.Effect<A, E, Exclude<R, TinkUser>> => {
+  const withSession = InFiber.hook<InFiber.WithSession<A, E, Exclude<R, TinkUser>>>(effect, InFiber.withSession)
+  return withSession !== undefined ? withSession(session) : Effect.provideService(effect, TinkUser, session)
+})

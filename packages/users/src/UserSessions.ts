@@ -222,6 +222,6 @@ export const asUser: {
   Effect.flatMap(UserSessions, (sessions) =>
     Effect.flatMap(sessions.get(userId, scopes), (session) =>
       effect.pipe(
-        Effect.provideService(TinkUser.TinkUser, session),
+        TinkUser.provide(session),
         Effect.tapError((error) => isRejectedToken(error) ? sessions.reject(session) : Effect.void)
       ))))

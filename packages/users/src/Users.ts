@@ -324,15 +324,12 @@ export const listCredentials = (): Effect.Effect<
 > => listCredentialsEffect
 
 /** One effect for every call: it reads the client and session when it runs. */
-const listCredentialsEffect = withSession((client, auth) =>
-  client.get("/api/v1/credentials/list", {
-    operation: "listCredentials",
-    auth,
-    schema: CredentialArray,
-    storeIf: attributable,
-    check: ownsList
-  })
-)
+const listCredentialsEffect = TinkClient.getForUser("/api/v1/credentials/list", {
+  operation: "listCredentials",
+  schema: CredentialArray,
+  storeIf: attributable,
+  check: ownsList
+})
 
 /**
  * Gets one of the session user's credentials, cached for 30 seconds.
@@ -568,10 +565,10 @@ export const asUser: {
   Effect.suspend(() => {
     const user = wellFormedSession(options)
     return user !== undefined
-      ? Effect.provideService(effect, TinkUser.TinkUser, user)
+      ? TinkUser.provide(effect, user)
       : Effect.flatMap(
         Effect.flatMap(decodeSession(options), TinkUser.make),
-        (session) => Effect.provideService(effect, TinkUser.TinkUser, session)
+        (session) => TinkUser.provide(effect, session)
       )
   }))
 

@@ -193,7 +193,11 @@ export const make = (capacity: number): MemoryStore => {
           const ttl = Duration.toMillis(entry.ttl)
           const current = scopes.get(entry.scope)
           if (ttl <= 0 || current === undefined || current.generation !== entry.generation) return
-          const [partition, requestKey] = split(entry.key)
+          // The read's own strings where given: a key cut out of `entry.key` is another string
+          // than the one reads look up with, and a map then compares them character by character.
+          const [partition, requestKey] = entry.partition !== undefined && entry.requestKey !== undefined
+            ? [entry.partition, entry.requestKey]
+            : split(entry.key)
           let bucket = current.partitions.get(partition)
           if (bucket === undefined) {
             bucket = new Map()

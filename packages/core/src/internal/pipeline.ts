@@ -17,6 +17,7 @@ import type * as TinkClient from "../TinkClient.js"
 import * as TinkError from "../TinkError.js"
 import * as TinkUser from "../TinkUser.js"
 import * as ClientTokens from "./clientTokens.js"
+import * as InFiber from "./inFiber.js"
 import * as Options from "./options.js"
 import * as Response from "./response.js"
 import * as Retry from "./retry.js"
@@ -26,6 +27,22 @@ import * as Tracing from "./tracing.js"
 
 /** @internal */
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
+
+/**
+ * What a read's path and options give for the cache: its request key and the kind of data read
+ * (`credentials`, for the counters' labels; never an id).
+ *
+ * @internal
+ */
+export const prepare = <A, I>(
+  path: string,
+  options: TinkClient.UserReadOptions<A, I>
+): InFiber.PreparedRead<A, I> => ({
+  path,
+  options,
+  key: CachePolicy.requestKey("GET", path, options.query),
+  resource: Tracing.resourceOf(options.route ?? path)
+})
 
 const userAgent = "tink-effect/0.2.0"
 
@@ -314,7 +331,7 @@ export const make = (
     // Declared, not defined: the constructor's assignments are the only stores (no class-field
     // definitions to run first on every read).
     declare readonly path: string
-    declare readonly options: TinkClient.ReadOptions<A, I>
+    declare readonly options: TinkClient.UserReadOptions<A, I>
     declare readonly session: TinkUser.Session
     declare readonly scope: string
     declare readonly partition: string
@@ -324,14 +341,20 @@ export const make = (
     declare readonly schema: Schema.Schema<A, I>
     /** Sessions without a user id depend on a scope every mutation invalidates (see TinkUser). */
     declare readonly guard: string | undefined
-    constructor(path: string, options: TinkClient.ReadOptions<A, I>, session: TinkUser.Session) {
+    constructor(
+      path: string,
+      options: TinkClient.UserReadOptions<A, I>,
+      session: TinkUser.Session,
+      key: string,
+      resource: string
+    ) {
       this.path = path
       this.options = options
       this.session = session
       this.scope = session.scope
       this.partition = session.partition ?? session.tokenHash
-      this.key = CachePolicy.requestKey("GET", path, options.query)
-      this.resource = Tracing.resourceOf(options.route ?? path)
+      this.key = key
+      this.resource = resource
       this.schema = options.schema
       this.guard = session.userId === undefined ? TinkUser.unnamedSessionsScope : undefined
     }
@@ -346,7 +369,8 @@ export const make = (
     get fetch() {
       const check = this.options.check
       const session = this.session
-      const sent = send("GET", this.path, this.options)
+      // The session's own auth, whatever `options` holds: it is what the entry is kept under.
+      const sent = send("GET", this.path, { ...this.options, auth: { _tag: "User", session } })
       const checked = check === undefined ? sent : Effect.flatMap(sent, (value) => {
         const error = check(value, session)
         return error === undefined ? Effect.succeed(value) : Effect.fail(error)
@@ -366,7 +390,19 @@ export const make = (
     if (options.auth._tag !== "User") {
       return Tracing.operation(send("GET", path, options), { operation: options.operation })
     }
-    return cache.lookup(new CachedRead(path, options, options.auth.session))
+    const { key, resource } = prepare(path, options)
+    return cache.lookup(new CachedRead(path, options, options.auth.session, key, resource))
+  }
+
+  const lookupIn = InFiber.hook<InFiber.LookupIn>(cache, InFiber.lookupIn)
+
+  /**
+   * A cached read of `session`'s data by a caller that already runs in `fiber` (see
+   * `TinkClient.getForUser`): a hit is then the caller's effect step and the cache's answer.
+   */
+  const readIn: InFiber.ReadIn = (fiber, read, session) => {
+    const request = new CachedRead(read.path, read.options, session, read.key, read.resource)
+    return lookupIn !== undefined ? lookupIn(fiber, request) : cache.lookup(request)
   }
 
   const mutate = <A, I>(
@@ -398,5 +434,5 @@ export const make = (
     )
   }
 
-  return { read, mutate }
+  return { read, readIn, mutate }
 }

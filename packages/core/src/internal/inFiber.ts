@@ -1,0 +1,58 @@
+/**
+ * The hooks that let a cache hit take one effect step: each is a property, keyed by a symbol of
+ * this module, of what `ResponseCache.make`, `TinkClient.make` and `TinkClient.getForUser` build.
+ * A service or effect built elsewhere (a test double, a copy of this package of another
+ * version) lacks them and is used through its public interface instead.
+ *
+ * @internal
+ */
+import type * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import type { Lookup } from "../ResponseCache.js"
+import type * as TinkClient from "../TinkClient.js"
+import type * as TinkError from "../TinkError.js"
+import type * as TinkUser from "../TinkUser.js"
+
+/** The fiber a hook runs in: it is given from inside `Effect.withFiberRuntime`. */
+export type RunningFiber = Fiber.RuntimeFiber<unknown, unknown>
+
+/** `ResponseCache.Service`'s lookup for a caller that already runs in `fiber`. */
+export const lookupIn: unique symbol = Symbol("@tink-effect/core/ResponseCache/lookupIn")
+
+/** @internal */
+export type LookupIn = <A, I, E>(fiber: RunningFiber, request: Lookup<A, I, E>) => Effect.Effect<A, E>
+
+/**
+ * On an effect of `TinkClient.getForUser`: the same read with the session given instead of taken
+ * from context, so providing the session (`TinkUser.provide`) leaves the fiber's context alone.
+ */
+export const withSession: unique symbol = Symbol("@tink-effect/core/TinkUser/withSession")
+
+/** @internal */
+export type WithSession<A, E, R> = (session: TinkUser.Session) => Effect.Effect<A, E, R>
+
+/** Reads a hook off a value that may not have it. */
+export const hook = <H>(value: object, key: symbol): H | undefined => (value as Record<symbol, H | undefined>)[key]
+
+/**
+ * A read of `TinkClient.getForUser`, with what its path gives worked out once, when the read is
+ * built, rather than on every hit.
+ */
+export interface PreparedRead<A, I> {
+  readonly path: string
+  readonly options: TinkClient.UserReadOptions<A, I>
+  /** `CachePolicy.requestKey` of the read. */
+  readonly key: string
+  /** The kind of data read, for the cache counters' labels. */
+  readonly resource: string
+}
+
+/** `TinkClient.Service`'s cached read of a session's data, for a caller that already runs in `fiber`. */
+export const readIn: unique symbol = Symbol("@tink-effect/core/TinkClient/readIn")
+
+/** @internal */
+export type ReadIn = <A, I>(
+  fiber: RunningFiber,
+  read: PreparedRead<A, I>,
+  session: TinkUser.Session
+) => Effect.Effect<A, TinkError.TinkError>
