@@ -281,7 +281,7 @@ const readFor = <A, I>(
 ): Effect.Effect<A, TinkError.TinkError> => {
   const context = fiber.currentContext as Context.Context<TinkClient>
   const client: Service = context.unsafeMap.get(TinkClient.key) ?? Context.get(context, TinkClient)
-  const readIn = InFiber.hook<InFiber.ReadIn>(client, InFiber.readIn)
+  const readIn = (client as InFiber.Hooks)[InFiber.readIn]
   if (readIn !== undefined) return readIn(fiber, read, session)
   // A client built elsewhere (a test double) reads through `get`, and may look for the session.
   const got = client.get(read.path, { ...read.options, auth: userAuth(session) })

@@ -8,13 +8,14 @@
 import { AccessToken, type ResponseCache, TinkClient, TinkError, TinkUser } from "@tink-effect/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import * as Ids from "./Ids.js"
-import { decode, rule } from "./internal/input.js"
+import { decode, decodeSync, rule } from "./internal/input.js"
 import * as Schemas from "./Schemas.js"
 import * as WatchCredential from "./WatchCredential.js"
 
@@ -39,7 +40,7 @@ const credentialPath = (id: Ids.CredentialId) => `/api/v1/credentials/${encodeUR
 
 /** A credential id checked again at the call: a cast, or an untyped caller, may pass anything. */
 const decodeCredentialId = {
-  GET: decode(Ids.CredentialId, { method: "GET", path: "/api/v1/credentials/{id}", field: "credentialId" }),
+  GET: decodeSync(Ids.CredentialId, { method: "GET", path: "/api/v1/credentials/{id}", field: "credentialId" }),
   DELETE: decode(Ids.CredentialId, { method: "DELETE", path: "/api/v1/credentials/{id}", field: "credentialId" }),
   POST: decode(Ids.CredentialId, { method: "POST", path: "/api/v1/credentials/{id}/refresh", field: "credentialId" })
 }
@@ -281,10 +282,7 @@ const attributable = (credentials: ReadonlyArray<Schemas.Credential>, user: Tink
 const attributableOne = (credential: Schemas.Credential, user: TinkUser.Session): boolean =>
   user.userId === undefined || credential.userId === user.userId
 
-/**
- * Runs `f` with the client and session taken from context in one step: on a cache hit this and
- * the cache lookup are the only effect steps, which keeps hits within a few times a Map lookup.
- */
+/** Runs `f` with the client and session taken from context in one effect step. */
 const withSession = <A>(
   f: (
     client: TinkClient.Service,
@@ -339,21 +337,17 @@ const listCredentialsEffect = TinkClient.getForUser("/api/v1/credentials/list", 
  */
 export const getCredential = (
   credentialId: Ids.CredentialId
-): Effect.Effect<Schemas.Credential, TinkError.TinkError, TinkClient.TinkClient | TinkUser.TinkUser> =>
-  Effect.flatMap(
-    decodeCredentialId.GET(credentialId),
-    (id) =>
-      withSession((client, auth) =>
-        client.get(credentialPath(id), {
-          operation: "getCredential",
-          route: "/api/v1/credentials/{id}",
-          auth,
-          schema: Schemas.Credential,
-          storeIf: attributableOne,
-          check: ownsOne
-        })
-      )
-  )
+): Effect.Effect<Schemas.Credential, TinkError.TinkError, TinkClient.TinkClient | TinkUser.TinkUser> => {
+  // Checked now, so that a well-formed call is the read itself (see `TinkUser.provide`).
+  const id = decodeCredentialId.GET(credentialId)
+  return Either.isLeft(id) ? Effect.fail(id.left) : TinkClient.getForUser(credentialPath(id.right), {
+    operation: "getCredential",
+    route: "/api/v1/credentials/{id}",
+    schema: Schemas.Credential,
+    storeIf: attributableOne,
+    check: ownsOne
+  })
+}
 
 /**
  * Before a session changes a credential, Tink's own record of it says whose it is (a cached

@@ -31,9 +31,6 @@ export const withSession: unique symbol = Symbol("@tink-effect/core/TinkUser/wit
 /** @internal */
 export type WithSession<A, E, R> = (session: TinkUser.Session) => Effect.Effect<A, E, R>
 
-/** Reads a hook off a value that may not have it. */
-export const hook = <H>(value: object, key: symbol): H | undefined => (value as Record<symbol, H | undefined>)[key]
-
 /**
  * A read of `TinkClient.getForUser`, with what its path gives worked out once, when the read is
  * built, rather than on every hit.
@@ -56,3 +53,13 @@ export type ReadIn = <A, I>(
   read: PreparedRead<A, I>,
   session: TinkUser.Session
 ) => Effect.Effect<A, TinkError.TinkError>
+
+/**
+ * What may carry the hooks. Each is read at its own call site with its own symbol (a shared
+ * reader of any symbol off any object would be a megamorphic load on every hit).
+ */
+export interface Hooks<A = never, E = never, R = never> {
+  readonly [lookupIn]?: LookupIn | undefined
+  readonly [readIn]?: ReadIn | undefined
+  readonly [withSession]?: WithSession<A, E, R> | undefined
+}

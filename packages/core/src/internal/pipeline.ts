@@ -394,7 +394,7 @@ export const make = (
     return cache.lookup(new CachedRead(path, options, options.auth.session, key, resource))
   }
 
-  const lookupIn = InFiber.hook<InFiber.LookupIn>(cache, InFiber.lookupIn)
+  const lookupIn = (cache as InFiber.Hooks)[InFiber.lookupIn]
 
   /**
    * A cached read of `session`'s data by a caller that already runs in `fiber` (see

@@ -32,20 +32,34 @@ export interface Target {
  * @internal
  */
 export const decode = <A, I>(schema: Schema.Schema<A, I>, target: Target) => {
-  const decodeEither = Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })
+  const decodeNow = decodeSync(schema, target)
   return (input: unknown): Effect.Effect<A, TinkError.TinkValidationError> => {
+    const decoded = decodeNow(input)
+    return Either.isRight(decoded) ? Effect.succeed(decoded.right) : Effect.fail(decoded.left)
+  }
+}
+
+/**
+ * `decode`, answered at once: for an operation that checks its input when it is built, so what
+ * it returns can be a read `TinkUser.provide` gives its session to directly.
+ *
+ * @internal
+ */
+export const decodeSync = <A, I>(schema: Schema.Schema<A, I>, target: Target) => {
+  const decodeEither = Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })
+  return (input: unknown): Either.Either<A, TinkError.TinkValidationError> => {
     let decoded: Either.Either<A, ParseResult.ParseError>
     try {
       decoded = decodeEither(input)
     } catch {
       return invalid(target, `${target.field} could not be read`)
     }
-    return Either.isRight(decoded) ? Effect.succeed(decoded.right) : invalid(target, describe(decoded.left, target))
+    return Either.isRight(decoded) ? Either.right(decoded.right) : invalid(target, describe(decoded.left, target))
   }
 }
 
 const invalid = (target: Target, errorMessage: string) =>
-  Effect.fail(new TinkError.TinkValidationError({ method: target.method, path: target.path, errorMessage }))
+  Either.left(new TinkError.TinkValidationError({ method: target.method, path: target.path, errorMessage }))
 
 const describe = (error: ParseResult.ParseError, target: Target): string => {
   const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
