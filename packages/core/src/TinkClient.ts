@@ -310,7 +310,8 @@ export const getForUser = <A, I>(
   })
   const withSession: InFiber.WithSession<A, TinkError.TinkError, TinkClient> = (session) =>
     Effect.withFiberRuntime((fiber) => readFor(fiber, prepared, session, true))
-  return Object.assign(read, { [InFiber.withSession]: withSession })
+  InFiber.withSession.set(read, withSession)
+  return read
 }
 
 /**

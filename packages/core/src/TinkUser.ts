@@ -137,6 +137,6 @@ export const provide: {
   (session: Session): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, Exclude<R, TinkUser>>
   <A, E, R>(effect: Effect.Effect<A, E, R>, session: Session): Effect.Effect<A, E, Exclude<R, TinkUser>>
 } = dual(2, <A, E, R>(effect: Effect.Effect<A, E, R>, session: Session): Effect.Effect<A, E, Exclude<R, TinkUser>> => {
-  const withSession = (effect as InFiber.Hooks<A, E, Exclude<R, TinkUser>>)[InFiber.withSession]
+  const withSession: InFiber.WithSession<A, E, Exclude<R, TinkUser>> | undefined = InFiber.withSession.get(effect)
   return withSession !== undefined ? withSession(session) : Effect.provideService(effect, TinkUser, session)
 })

@@ -1,8 +1,8 @@
 /**
- * The hooks that let a cache hit take one effect step: each is a property, keyed by a symbol of
- * this module, of what `ResponseCache.make`, `TinkClient.make` and `TinkClient.getForUser` build.
- * A service or effect built elsewhere (a test double, a copy of this package of another
- * version) lacks them and is used through its public interface instead.
+ * The hooks that let a cache hit take one effect step: properties, keyed by symbols of this
+ * module, of the services `ResponseCache.make` and `TinkClient.make` build, and a side table of
+ * the effects `TinkClient.getForUser` builds. A service or effect built elsewhere (a test double,
+ * a copy of this package of another version) lacks them and is used through its public interface.
  *
  * @internal
  */
@@ -23,10 +23,12 @@ export const lookupIn: unique symbol = Symbol("@tink-effect/core/ResponseCache/l
 export type LookupIn = <A, I, E>(fiber: RunningFiber, request: Lookup<A, I, E>) => Effect.Effect<A, E>
 
 /**
- * On an effect of `TinkClient.getForUser`: the same read with the session given instead of taken
- * from context, so providing the session (`TinkUser.provide`) leaves the fiber's context alone.
+ * The effects of `TinkClient.getForUser`, each with the same read given its session instead of
+ * taking it from context, so providing the session (`TinkUser.provide`) leaves the fiber's
+ * context alone. A side table rather than a property: an effect with a property of its own has
+ * another shape than every other effect, which the fiber's run loop would then meet on each step.
  */
-export const withSession: unique symbol = Symbol("@tink-effect/core/TinkUser/withSession")
+export const withSession = new WeakMap<object, WithSession<any, any, any>>()
 
 /** @internal */
 export type WithSession<A, E, R> = (session: TinkUser.Session) => Effect.Effect<A, E, R>
@@ -58,8 +60,7 @@ export type ReadIn = <A, I>(
  * What may carry the hooks. Each is read at its own call site with its own symbol (a shared
  * reader of any symbol off any object would be a megamorphic load on every hit).
  */
-export interface Hooks<A = never, E = never, R = never> {
+export interface Hooks {
   readonly [lookupIn]?: LookupIn | undefined
   readonly [readIn]?: ReadIn | undefined
-  readonly [withSession]?: WithSession<A, E, R> | undefined
 }
