@@ -3,7 +3,9 @@
  * with undici's `dispatch` and its answer read whole, with no stream, promise or span of its own
  * in between. It costs about what undici's own `request()` costs, where the platform's
  * `NodeHttpClient.layerUndici` costs about twice that. Interrupting a request aborts it (the
- * connection is closed, as undici does for an aborted request). It is the transport `NodeTink`
+ * connection is closed, as undici does for an aborted request), and so does the Tink client's
+ * per-attempt timeout, kept here by one timer on the request rather than by a fiber beside it
+ * (under the live clock; under a TestClock the client keeps it). It is the transport `NodeTink`
  * uses; `NodeHttpClient.layerUndici`, or any `HttpClient`, still works with `TinkClient.layer`.
  *
  * Bodies are read whole before the response is returned: it suits JSON APIs such as Tink's, not
@@ -41,6 +43,14 @@ export interface Options {
 }
 
 const interrupted = new Error("The request was interrupted")
+
+/**
+ * Where the Tink client looks for a transport's own deadline-keeping `execute` (its
+ * `ExecuteWithin`, registered under this same name by `@tink-effect/core`). With it, an attempt
+ * needs no fiber of its own for its timeout; other transports, and this one wrapped by
+ * `HttpClient`'s combinators, have none and are timed by the client as before.
+ */
+const withinKey = Symbol.for("@tink-effect/core/HttpClient/executeWithin")
 
 type Body = Exclude<Dispatcher.DispatchOptions["body"], undefined>
 
@@ -136,13 +146,20 @@ const fromPools = (pools: Map<string, Connections>, options: Options): HttpClien
     bodyTimeout: 0
   }
 
-  const send = (
+  /**
+   * Sends the request and reads its answer whole. With a time limit (`millis`, finite), a timer
+   * aborts the request at the deadline and fails with `onTimeout()`: the Tink client's attempts
+   * keep their deadline here instead of in a fiber of their own (see `withinKey`).
+   */
+  const send = <E = never>(
     request: HttpClientRequest.HttpClientRequest,
     connections: Connections,
     path: string,
     body: Body,
-    contentType: string | undefined
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
+    contentType: string | undefined,
+    millis: number,
+    onTimeout: (() => E) | undefined
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError | E> =>
     Effect.async((resume) => {
       const slot = connections.take()
       slot.inFlight++
@@ -155,9 +172,15 @@ const fromPools = (pools: Map<string, Connections>, options: Options): HttpClien
       }
       let controller: Dispatcher.DispatchController | undefined
       let stopped = false
+      let timer: ReturnType<typeof setTimeout> | undefined
       let status = 0
       let headers: IncomingHttpHeaders = {}
       const chunks: Array<Buffer> = []
+      const stop = () => {
+        stopped = true
+        if (timer !== undefined) clearTimeout(timer)
+        controller?.abort(interrupted)
+      }
       const handler: Dispatcher.DispatchHandler = {
         onRequestStart(started) {
           controller = started
@@ -173,11 +196,14 @@ const fromPools = (pools: Map<string, Connections>, options: Options): HttpClien
         onResponseEnd() {
           const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
           finish()
+          if (stopped) return
+          if (timer !== undefined) clearTimeout(timer)
           resume(Effect.succeed(new BufferedResponse(request, status, headers, bytes)))
         },
         onResponseError(_, cause) {
           finish()
           if (stopped) return
+          if (timer !== undefined) clearTimeout(timer)
           resume(Effect.fail(
             status === 0
               ? new HttpClientError.RequestError({ request, reason: "Transport", cause })
@@ -200,16 +226,25 @@ const fromPools = (pools: Map<string, Connections>, options: Options): HttpClien
       } catch (cause) {
         finish()
         resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+        return
       }
-      return Effect.sync(() => {
-        stopped = true
-        controller?.abort(interrupted)
-      })
+      if (onTimeout !== undefined && millis !== Infinity && !stopped && !done) {
+        timer = setTimeout(() => {
+          if (stopped) return
+          // As an interrupted attempt: the request is aborted (its connection closed), and the
+          // caller learns of the deadline once that is done.
+          stop()
+          resume(Effect.fail(onTimeout()))
+        }, millis)
+      }
+      return Effect.sync(stop)
     })
 
-  const execute = (
-    request: HttpClientRequest.HttpClientRequest
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> => {
+  const execute = <E = never>(
+    request: HttpClientRequest.HttpClientRequest,
+    millis: number = Infinity,
+    onTimeout?: () => E
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError | E> => {
     const url = request.url
     const scheme = url.startsWith("https://") ? 8 : url.startsWith("http://") ? 7 : -1
     if (scheme < 0) return Effect.fail(invalidUrl(request, new TypeError("only http and https URLs are supported")))
@@ -236,12 +271,22 @@ const fromPools = (pools: Map<string, Connections>, options: Options): HttpClien
       path += (path.includes("?") ? "&" : "?") + UrlParams.toString(request.urlParams)
     }
     const body = bodyOf(request)
-    return Effect.isEffect(body)
-      ? Effect.flatMap(body, (encoded) => send(request, target, path, encoded.body, encoded.contentType))
-      : send(request, target, path, body, undefined)
+    if (!Effect.isEffect(body)) return send(request, target, path, body, undefined, millis, onTimeout)
+    // Encoding the body takes part of the time allowed.
+    const deadline = performance.now() + millis
+    return Effect.flatMap(body, (encoded) =>
+      send(
+        request,
+        target,
+        path,
+        encoded.body,
+        encoded.contentType,
+        Math.max(0, deadline - performance.now()),
+        onTimeout
+      ))
   }
 
-  return HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
+  const client = HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
     (requestEffect) =>
       Effect.flatMap(requestEffect, (request) =>
         Effect.withFiberRuntime((fiber) => {
@@ -260,6 +305,10 @@ const fromPools = (pools: Map<string, Connections>, options: Options): HttpClien
         })),
     Effect.succeed
   )
+  // The Tink client's attempts go this way (see `withinKey`): the request as given, with the
+  // attempt's deadline kept by the request's own timer.
+  Object.defineProperty(client, withinKey, { value: execute })
+  return client
 }
 
 /**

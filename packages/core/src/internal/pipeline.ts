@@ -1,5 +1,7 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -170,50 +172,75 @@ export const make = (
     })
   }
 
+  /** The transport's own deadline-keeping `execute`, where it has one (`NodeTinkHttpClient`). */
+  const executeWithin = Timeout.executeWithinOf(http)
+
   const attempt = <A, I>(
     info: Response.RequestInfo,
     request: HttpClientRequest.HttpClientRequest,
     schema: Schema.Schema<A, I> | undefined,
     timeout: Duration.Duration
-  ): Effect.Effect<A, TinkError.TinkError> =>
-    Tracing.attempt(
+  ): Effect.Effect<A, TinkError.TinkError> => {
+    const onTimeout = () => new TinkError.TinkTimeoutError({ method: info.method, path: info.path })
+    const answered = (
+      sent: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError | TinkError.TinkError>,
+      observe: (response: HttpClientResponse.HttpClientResponse) => void
+    ): Effect.Effect<A, TinkError.TinkError> =>
+      sent.pipe(
+        Effect.flatMap((response) => {
+          observe(response)
+          return Effect.flatMap(response.text, (text) =>
+            response.status >= 200 && response.status < 300
+              ? Response.decodeBody(info, response, text, schema)
+              : Effect.flatMap(
+                Clock.currentTimeMillis,
+                (now) => Effect.fail(Response.statusError(info, response, text, now))
+              ))
+        }),
+        Effect.catchIf(
+          (error): error is Exclude<typeof error, TinkError.TinkError> => !TinkError.isTinkError(error),
+          (error) => Effect.fail(Response.transportError(info, error))
+        )
+      )
+    const general = (observe: (response: HttpClientResponse.HttpClientResponse) => void) =>
+      Timeout.timeoutFail(
+        answered(
+          config.tracePropagation ? propagated(request, (request) => http.execute(request)) : http.execute(request),
+          observe
+        ),
+        timeout,
+        onTimeout,
+        transportLocals
+      )
+    return Tracing.attempt(
       info,
       config.baseUrl,
-      (observe) =>
-        (config.tracePropagation ? propagated(request) : http.execute(request)).pipe(
-          Effect.flatMap((response) => {
-            observe(response)
-            return Effect.flatMap(response.text, (text) =>
-              response.status >= 200 && response.status < 300
-                ? Response.decodeBody(info, response, text, schema)
-                : Effect.flatMap(
-                  Clock.currentTimeMillis,
-                  (now) => Effect.fail(Response.statusError(info, response, text, now))
-                ))
-          }),
-          Effect.catchIf(
-            (error): error is Exclude<typeof error, TinkError.TinkError> => !TinkError.isTinkError(error),
-            (error) => Effect.fail(Response.transportError(info, error))
-          ),
-          (effect) =>
-            Timeout.timeoutFail(
-              effect,
-              timeout,
-              () => new TinkError.TinkTimeoutError({ method: info.method, path: info.path }),
-              transportLocals
-            )
-        )
+      executeWithin === undefined ? general : (observe) =>
+        Effect.withFiberRuntime((fiber) => {
+          // The transport keeps the deadline itself: no fiber to interrupt, no timer beside it.
+          // What follows its answer (already read whole) is synchronous decoding.
+          const millis = Timeout.timerMillis(fiber, timeout)
+          if (millis === undefined) return general(observe)
+          const execute = (request: HttpClientRequest.HttpClientRequest) => executeWithin(request, millis, onTimeout)
+          return answered(config.tracePropagation ? propagated(request, execute) : execute(request), observe)
+        })
     )
+  }
 
   /**
    * The request with the attempt's span in W3C trace headers. The platform client's own
    * propagation is off with its span (we open `tink.http` instead), so the headers are set here.
    */
-  const propagated = (request: HttpClientRequest.HttpClientRequest) =>
+  const propagated = <E>(
+    request: HttpClientRequest.HttpClientRequest,
+    execute: (
+      request: HttpClientRequest.HttpClientRequest
+    ) => Effect.Effect<HttpClientResponse.HttpClientResponse, E>
+  ) =>
     Effect.flatMap(
       Effect.option(Effect.currentSpan),
       (span) =>
-        http.execute(
+        execute(
           Option.isSome(span) ? HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span.value)) : request
         )
     )

@@ -1,3 +1,7 @@
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import type * as Arr from "effect/Array"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -33,6 +37,54 @@ const locally = <A, E>(effect: Effect.Effect<A, E>, locals: Locals): Effect.Effe
 
 /** The longest delay `setTimeout` keeps (about 24.8 days); longer ones go the general way. */
 const maxTimerMillis = 2 ** 31 - 1
+
+/**
+ * A transport's `execute` with the attempt's time limit kept by the transport itself: at
+ * `millis` (`Infinity`: none) it aborts the request and fails with `onTimeout()`; interrupting
+ * it aborts the request too. It sends the request as given: no trace headers of its own (the
+ * caller adds them), as the transport does under the tracing settings attempts run with. The
+ * answer must be read whole when it succeeds, so that only synchronous work follows it.
+ *
+ * @internal
+ */
+export type ExecuteWithin = <E>(
+  request: HttpClientRequest.HttpClientRequest,
+  millis: number,
+  onTimeout: () => E
+) => Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError | E>
+
+/**
+ * The key a transport (`NodeTinkHttpClient`) keeps its `ExecuteWithin` under on its
+ * `HttpClient`. A registered symbol: the transport's package needs no import from this one for
+ * it, and a client wrapped by `HttpClient`'s combinators has none, so it goes the general way.
+ *
+ * @internal
+ */
+export const executeWithinKey: unique symbol = Symbol.for("@tink-effect/core/HttpClient/executeWithin")
+
+/** @internal */
+export const executeWithinOf = (http: HttpClient.HttpClient): ExecuteWithin | undefined => {
+  const within = (http as { readonly [executeWithinKey]?: unknown })[executeWithinKey]
+  return typeof within === "function" ? within as ExecuteWithin : undefined
+}
+
+/**
+ * The time limit in milliseconds as a transport's own timer keeps it (`Infinity`: none), or
+ * `undefined` where only `timeoutFail` may keep it: under another clock than the live one (a
+ * TestClock keeps control of time), or beyond what a timer holds.
+ *
+ * @internal
+ */
+export const timerMillis = (
+  fiber: { readonly currentDefaultServices: Context.Context<DefaultServices.DefaultServices> },
+  duration: Duration.Duration
+): number | undefined => {
+  const millis = Duration.toMillis(duration)
+  if (millis === Infinity) return millis
+  return Context.get(fiber.currentDefaultServices, Clock.Clock) === liveClock && millis <= maxTimerMillis
+    ? millis
+    : undefined
+}
 
 /**
  * `Effect.timeoutFail`, made cheap where the clock is the live one: `effect` runs at once, on
