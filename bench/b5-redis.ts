@@ -1,6 +1,7 @@
 /**
- * B5: a cached `Users.listCredentials()` served from the Redis store (one Lua round trip, JSON
- * parse, schema decode) against node-redis `GET` plus `JSON.parse` of the same stored value.
+ * B5: a cached `Users.listCredentials()` served from the Redis store (one Lua round trip; the
+ * stored value parsed and decoded once, then reused while Redis returns the same bytes: see
+ * `redisDecodeMemo.ts`) against node-redis `GET` plus `JSON.parse` of the same stored value.
  */
 import { ResponseCache, type TinkClient, TinkUser } from "@tink-effect/core"
 import { RedisResponseStore } from "@tink-effect/platform-node"

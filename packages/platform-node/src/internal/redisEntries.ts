@@ -6,6 +6,7 @@ import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { Connection } from "./redisConnection.js"
+import * as DecodeMemo from "./redisDecodeMemo.js"
 import { type ErrorCount, reasonOf, RedisStoreError, scopeTag } from "./redisErrors.js"
 import * as Metrics from "./redisMetrics.js"
 import * as Minimize from "./redisMinimize.js"
@@ -50,6 +51,12 @@ const miss: Reply.DecodedRead<never> = { generation: undefined, value: Option.no
  */
 const freshGeneration = (): string => String(Math.floor(Math.random() * 2 ** 47))
 
+/**
+ * Entries whose last decoded value a store remembers (`DecodeMemo`): a small bound, since it
+ * only saves CPU on entries read again while they are among the last ones decoded.
+ */
+const decodeMemoCapacity = 512
+
 /** Scopes whose last generation a cluster store remembers. */
 const seenCapacity = 10_000
 
@@ -93,6 +100,9 @@ export const make = (options: {
     if (seen.size >= seenCapacity) seen.delete(seen.keys().next().value!)
     seen.set(scope, generation)
   }
+
+  /** Values decoded lately: a read of the same stored bytes is not decoded again. */
+  const decoded = DecodeMemo.make(decodeMemoCapacity)
 
   /** Refusals since the last warning, and when it was logged: one warning per burst. */
   let refusedSinceLog = 0
@@ -170,7 +180,8 @@ export const make = (options: {
             server,
             crypto === undefined ?
               undefined :
-              (generation, stored) => crypto.open(entryKey(scope, generation, key), stored)
+              (generation, stored) => crypto.open(entryKey(scope, generation, key), stored),
+            { decoded, scope, key }
           )
           if (!(result instanceof RedisStoreError)) return Effect.succeed(result)
           // A value that does not open under its own key is a miss under its generation: the fresh

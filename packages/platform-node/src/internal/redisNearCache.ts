@@ -1,10 +1,17 @@
-import { ResponseCache } from "@tink-effect/core"
+import { CachePolicy, ResponseCache } from "@tink-effect/core"
 import * as Option from "effect/Option"
+import type * as Schema from "effect/Schema"
 
 /** One remembered read, also a link of the LRU list (least recently used at the head). */
 interface Node {
   readonly record: ScopeRecord
+  /** Its map within the record (one per partition), and its key there: the request key. */
+  readonly bucket: Map<string, Node>
+  readonly partition: string
   readonly key: string
+  /** The schema it was read or written with when known, and its fingerprint: served only to the same. */
+  readonly schema: Schema.Schema.All | undefined
+  readonly fingerprint: string
   /** The answer, built once: a hit allocates nothing. */
   readonly read: ResponseCache.StoreRead<unknown>
   readonly expiresAt: number
@@ -12,11 +19,52 @@ interface Node {
   next: Node | undefined
 }
 
-/** A scope's generation as Redis last told this connection, and the reads remembered under it. */
+/**
+ * A scope's generation as Redis last told this connection, and the reads remembered under it, by
+ * partition then request key (as the memory store keeps them): a read answered by `getNow`
+ * looks them up with its own strings and builds no key.
+ */
 interface ScopeRecord {
   readonly scope: string
   readonly generation: string
-  readonly nodes: Map<string, Node>
+  readonly partitions: Map<string, Map<string, Node>>
+}
+
+/**
+ * Where a read is remembered: `CachePolicy.entryKey`'s parts. A combined key is taken apart by
+ * `slotOf`; the store passes the read's own strings where it has them, since a key cut out of a
+ * longer string is another string than the one a hit looks up with, and a map then compares
+ * the two character by character.
+ *
+ * Not exported by the package (src/internal).
+ */
+export interface Slot {
+  readonly partition: string
+  readonly requestKey: string
+  /** The schema's fingerprint; `""` for a key without one (the cache's guard key). */
+  readonly fingerprint: string
+  readonly schema?: Schema.Schema.All | undefined
+}
+
+/**
+ * A combined key (`partition NUL fingerprint NUL request key`) taken apart. Other keys (the
+ * cache's guard key) are a request key of partition `""` without fingerprint; a key with a single
+ * NUL is split at it, as the memory store does.
+ *
+ * Not exported by the package (src/internal).
+ */
+export const slotOf = (key: string, schema?: Schema.Schema.All): Slot => {
+  const at = key.indexOf("\u0000")
+  const next = at === -1 ? -1 : key.indexOf("\u0000", at + 1)
+  const [partition, fingerprint, requestKey] = at === -1
+    ? ["", "", key]
+    : next === -1
+    ? [key.slice(0, at), "", key.slice(at + 1)]
+    : [key.slice(0, at), key.slice(at + 1, next), key.slice(next + 1)]
+  // Filled by a read that names its schema: its fingerprint, so `getNow` with the schema finds it.
+  return schema === undefined
+    ? { partition, requestKey, fingerprint }
+    : { partition, requestKey, fingerprint: CachePolicy.schemaFingerprint(schema), schema }
 }
 
 /**
@@ -99,14 +147,30 @@ const missTtlMs = 1_000
  * type-check against it.
  */
 export interface NearCache {
-  /** The remembered read, if it can be served now (the connection heard from recently). */
+  /**
+   * The remembered read of a combined key (`CachePolicy.entryKey`), if it can be served now (the
+   * connection heard from recently).
+   */
   readonly get: (scope: string, key: string) => ResponseCache.StoreRead<unknown> | undefined
+  /**
+   * The same, for a read given by its parts (the cache's `readNow`): served only to a read with
+   * the schema (or the fingerprint) it was remembered with, and building no string.
+   */
+  readonly getNow: (
+    scope: string,
+    partition: string,
+    requestKey: string,
+    schema: Schema.Schema.All
+  ) => ResponseCache.StoreRead<unknown> | undefined
   /** Before sending a command whose reply will be remembered. */
   readonly begin: (scope: string) => Ticket
-  /** A read reply (tracked by Redis): creates the scope's record if needed. */
+  /**
+   * A read reply (tracked by Redis): creates the scope's record if needed. The key is a combined
+   * key or its parts; one read is remembered per partition and request key, whatever its schema.
+   */
   readonly fillRead: (
     ticket: Ticket,
-    key: string,
+    key: string | Slot,
     generation: string,
     value: Option.Option<unknown>,
     ttlMs: number | undefined
@@ -115,7 +179,7 @@ export interface NearCache {
    * A write Redis accepted under `generation`: remembered only into a record of that generation,
    * which a tracked read of this connection created (so Redis will push its bump to us).
    */
-  readonly fillWrite: (ticket: Ticket, key: string, generation: string, value: unknown, ttlMs: number) => void
+  readonly fillWrite: (ticket: Ticket, key: string | Slot, generation: string, value: unknown, ttlMs: number) => void
   /** Forgets a scope (a push, or this instance's own invalidation). */
   readonly drop: (scope: string, by: "push" | "self") => void
   readonly clear: (by: ClearedBy) => void
@@ -207,20 +271,27 @@ export const make = (options: {
     count++
   }
 
-  /** Takes a node out, and its record once empty: records are bounded by the nodes. */
+  /**
+   * Takes a node out, its partition's map once empty, and its record once that is empty too:
+   * records and maps are bounded by the nodes.
+   */
   const remove = (node: Node) => {
     unlink(node)
     const record = node.record
-    if (record.nodes.get(node.key) === node) record.nodes.delete(node.key)
-    if (record.nodes.size === 0 && records.get(record.scope) === record) records.delete(record.scope)
+    const bucket = node.bucket
+    if (bucket.get(node.key) === node) bucket.delete(node.key)
+    if (bucket.size === 0 && record.partitions.get(node.partition) === bucket) record.partitions.delete(node.partition)
+    if (record.partitions.size === 0 && records.get(record.scope) === record) records.delete(record.scope)
   }
 
   const forget = (scope: string) => {
     const record = records.get(scope)
     if (record === undefined) return
     records.delete(scope)
-    for (const node of record.nodes.values()) unlink(node)
-    record.nodes.clear()
+    for (const bucket of record.partitions.values()) {
+      for (const node of bucket.values()) unlink(node)
+    }
+    record.partitions.clear()
   }
 
   const wipe = () => {
@@ -234,20 +305,46 @@ export const make = (options: {
 
   const valid = (ticket: Ticket) => ticket.era === era && (dropped.get(ticket.scope) ?? floor) <= ticket.seq
 
-  const put = (record: ScopeRecord, key: string, value: Option.Option<unknown>, expiresAt: number) => {
-    const previous = record.nodes.get(key)
+  const put = (record: ScopeRecord, slot: Slot, value: Option.Option<unknown>, expiresAt: number) => {
+    let bucket = record.partitions.get(slot.partition)
+    if (bucket === undefined) {
+      bucket = new Map()
+      record.partitions.set(slot.partition, bucket)
+    }
+    // One read per partition and request key: another schema's replaces it (one schema per path).
+    const previous = bucket.get(slot.requestKey)
     if (previous !== undefined) unlink(previous)
     const node: Node = {
       record,
-      key,
+      bucket,
+      partition: slot.partition,
+      key: slot.requestKey,
+      schema: slot.schema,
+      fingerprint: slot.fingerprint,
       read: { generation: record.generation, value: Option.map(value, ResponseCache.freezeDeep) },
       expiresAt,
       prev: undefined,
       next: undefined
     }
-    record.nodes.set(key, node)
+    bucket.set(slot.requestKey, node)
     append(node)
     while (count > capacity && head !== undefined) remove(head)
+  }
+
+  /** The remembered read, if the connection was heard from recently and it has not expired. */
+  const serve = (node: Node): ResponseCache.StoreRead<unknown> | undefined => {
+    const at = now()
+    // Silent for too long: pushes may be lost on a connection that died without a word.
+    if (at - lastHeard > silenceMs) return undefined
+    if (node.expiresAt <= at) {
+      remove(node)
+      return undefined
+    }
+    if (node !== tail) {
+      unlink(node)
+      append(node)
+    }
+    return node.read
   }
 
   const noteEpoch = (generation: string): boolean => {
@@ -266,20 +363,17 @@ export const make = (options: {
     get: (scope, key) => {
       const record = records.get(scope)
       if (record === undefined) return undefined
-      const node = record.nodes.get(key)
+      const slot = slotOf(key)
+      const node = record.partitions.get(slot.partition)?.get(slot.requestKey)
+      // A key without a fingerprint (the guard's) is looked up by its place alone.
+      if (node === undefined || (slot.fingerprint !== "" && node.fingerprint !== slot.fingerprint)) return undefined
+      return serve(node)
+    },
+    getNow: (scope, partition, requestKey, schema) => {
+      const node = records.get(scope)?.partitions.get(partition)?.get(requestKey)
       if (node === undefined) return undefined
-      const at = now()
-      // Silent for too long: pushes may be lost on a connection that died without a word.
-      if (at - lastHeard > silenceMs) return undefined
-      if (node.expiresAt <= at) {
-        remove(node)
-        return undefined
-      }
-      if (node !== tail) {
-        unlink(node)
-        append(node)
-      }
-      return node.read
+      if (node.schema !== schema && node.fingerprint !== CachePolicy.schemaFingerprint(schema)) return undefined
+      return serve(node)
     },
     begin: (scope) => ({ scope, era, seq }),
     fillRead: (ticket, key, generation, value, ttlMs) => {
@@ -296,20 +390,20 @@ export const make = (options: {
       let record = records.get(ticket.scope)
       if (record === undefined || record.generation !== generation) {
         forget(ticket.scope)
-        record = { scope: ticket.scope, generation, nodes: new Map() }
+        record = { scope: ticket.scope, generation, partitions: new Map() }
         records.set(ticket.scope, record)
       }
       const life = Option.isSome(value) ? (ttlMs ?? 0) : missTtlMs
       if (life <= 0) {
-        if (record.nodes.size === 0) records.delete(ticket.scope)
+        if (record.partitions.size === 0) records.delete(ticket.scope)
         return
       }
-      put(record, key, value, now() + life)
+      put(record, typeof key === "string" ? slotOf(key) : key, value, now() + life)
     },
     fillWrite: (ticket, key, generation, value, ttlMs) => {
       const record = records.get(ticket.scope)
       if (!valid(ticket) || record === undefined || record.generation !== generation || ttlMs <= 0) return
-      put(record, key, Option.some(value), now() + ttlMs)
+      put(record, typeof key === "string" ? slotOf(key) : key, Option.some(value), now() + ttlMs)
     },
     drop: (scope, by) => {
       seq++

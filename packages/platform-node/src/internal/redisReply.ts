@@ -1,8 +1,10 @@
 import type { ResponseCache } from "@tink-effect/core"
+import type * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { Refusal } from "./cacheCrypto.js"
+import type { DecodeMemo } from "./redisDecodeMemo.js"
 import { RedisStoreError } from "./redisErrors.js"
 import type { ServerCheck } from "./redisServerCheck.js"
 
@@ -16,6 +18,18 @@ export interface DecodedRead<A> extends ResponseCache.StoreRead<A> {
   readonly ttlMs: number | undefined
 }
 
+const decoders = new WeakMap<Schema.Schema.All, (json: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
+
+/** A schema's decoder, made once per schema rather than per read. */
+const decoderOf = <A, I>(schema: Schema.Schema<A, I>) => {
+  let decoder = decoders.get(schema)
+  if (decoder === undefined) {
+    decoder = Schema.decodeUnknownEither(schema)
+    decoders.set(schema, decoder)
+  }
+  return decoder as (json: unknown) => Either.Either<A, ParseResult.ParseError>
+}
+
 /**
  * A reply of the read script, checked, parsed and decoded without further effect steps. An entry
  * that does not decode is reported by where (the paths in the value), never by what: cached
@@ -24,13 +38,17 @@ export interface DecodedRead<A> extends ResponseCache.StoreRead<A> {
  * With `open` (encryption on), the stored value is opened first, under the generation read: a
  * value it refuses is an error of operation `"open"` whose cause is the refusal's reason.
  *
+ * With `memo`, a stored value identical to one decoded before for the same entry is not opened
+ * nor decoded again (see `DecodeMemo`); values decoded are then deeply frozen.
+ *
  * @internal
  */
 export const decodeRead = <A, I>(
   reply: unknown,
   schema: Schema.Schema<A, I>,
   server: ServerCheck,
-  open?: ((generation: string, stored: string) => string | Refusal) | undefined
+  open?: ((generation: string, stored: string) => string | Refusal) | undefined,
+  memo?: { readonly decoded: DecodeMemo; readonly scope: string; readonly key: string } | undefined
 ): DecodedRead<A> | RedisStoreError => {
   if (
     !Array.isArray(reply) || (reply.length !== 2 && reply.length !== 3) || typeof reply[0] !== "string" ||
@@ -41,6 +59,9 @@ export const decodeRead = <A, I>(
   server.noteGeneration(generation)
   const stored = reply[1] as string | null
   if (stored === null) return { generation, value: Option.none(), ttlMs: undefined }
+  const ttlMs = reply.length === 3 ? reply[2] as number : undefined
+  const known = memo?.decoded.get(memo.scope, memo.key, generation, stored, schema) as Option.Some<A> | undefined
+  if (known !== undefined) return { generation, value: known, ttlMs }
   const raw = open === undefined ? stored : open(generation, stored)
   if (raw instanceof Refusal) return new RedisStoreError({ operation: "open", cause: raw.reason })
   let json: unknown
@@ -49,9 +70,14 @@ export const decodeRead = <A, I>(
   } catch {
     return new RedisStoreError({ operation: "decode", cause: "invalid JSON" })
   }
-  const decoded = Schema.decodeUnknownEither(schema)(json)
+  const decoded = decoderOf(schema)(json)
   if (decoded._tag === "Right") {
-    return { generation, value: Option.some(decoded.right), ttlMs: reply.length === 3 ? reply[2] as number : undefined }
+    const value = Option.some(decoded.right) as Option.Some<A>
+    return {
+      generation,
+      value: memo === undefined ? value : memo.decoded.set(memo.scope, memo.key, generation, stored, schema, value),
+      ttlMs
+    }
   }
   const paths = ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((issue) =>
     issue.path.map((key) => typeof key === "number" ? `[${key}]` : `.${String(key)}`).join("") || "."

@@ -1,9 +1,10 @@
-import type { ResponseCache } from "@tink-effect/core"
+import { CachePolicy, type ResponseCache } from "@tink-effect/core"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
+import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as ClusterConnection from "./redisClusterConnection.js"
 import * as Connection from "./redisConnection.js"
@@ -188,27 +189,63 @@ export const make = (
         invalidate: invalidations.invalidate
       } satisfies RedisStore
     }
+    // The parts of the last read `readNow` could not answer: the cache then calls `read` at once,
+    // with a key built from them, and the fill keeps these strings (see `NearCache.Slot`).
+    let askedScope: string | undefined
+    let askedPartition = ""
+    let askedRequestKey = ""
+    const slotFor = (scope: string, key: string, schema: Schema.Schema.All) => {
+      const slot = NearCache.slotOf(key, schema)
+      return scope === askedScope && slot.partition === askedPartition && slot.requestKey === askedRequestKey
+        ? { ...slot, partition: askedPartition, requestKey: askedRequestKey }
+        : slot
+    }
     return {
       ...base,
-      read: <A, I>(scope: string, key: string, schema: Parameters<typeof entries.read<A, I>>[2]) =>
-        Effect.suspend((): Effect.Effect<ResponseCache.StoreRead<A>> => {
+      // A hit of the near cache, answered with no effect step; anything else goes to `read`.
+      readNow: <A>(scope: string, partition: string, requestKey: string, schema: Schema.Schema.All) => {
+        if (!invalidations.isPending(scope)) {
+          const remembered = near.getNow(scope, partition, requestKey, schema)
+          if (remembered !== undefined) return remembered as ResponseCache.StoreRead<A>
+        }
+        askedScope = scope
+        askedPartition = partition
+        askedRequestKey = requestKey
+        return undefined
+      },
+      read: <A, I>(scope: string, key: string, schema: Parameters<typeof entries.read<A, I>>[2]) => {
+        // Worked out when called, right after `readNow`, before another read can ask.
+        const slot = slotFor(scope, key, schema)
+        return Effect.suspend((): Effect.Effect<ResponseCache.StoreRead<A>> => {
           if (invalidations.isPending(scope)) return Effect.succeed(missOf<A>())
-          // Keys hold the schema's fingerprint: a remembered value is this schema's.
-          const remembered = near.get(scope, key) as ResponseCache.StoreRead<A> | undefined
+          // Only a read of this schema (fingerprint) is served.
+          const remembered = near.getNow(scope, slot.partition, slot.requestKey, schema) as
+            | ResponseCache.StoreRead<A>
+            | undefined
           if (remembered !== undefined) return Effect.succeed(remembered)
           const ticket = near.begin(scope)
           return Effect.map(entries.read(scope, key, schema), (read): ResponseCache.StoreRead<A> => {
-            if (read.generation !== undefined) near.fillRead(ticket, key, read.generation, read.value, read.ttlMs)
+            if (read.generation !== undefined) near.fillRead(ticket, slot, read.generation, read.value, read.ttlMs)
             return read
           })
-        }),
+        })
+      },
       write: (entry) =>
         Effect.suspend(() => {
           if (invalidations.isPending(entry.scope)) return Effect.void
           const ticket = near.begin(entry.scope)
           return Effect.map(entries.write(entry), (stored) => {
             if (stored) {
-              near.fillWrite(ticket, entry.key, entry.generation, entry.value, Math.floor(Duration.toMillis(entry.ttl)))
+              // The read's own strings where the cache gives them (see `NearCache.Slot`).
+              const slot: NearCache.Slot = entry.partition !== undefined && entry.requestKey !== undefined
+                ? {
+                  partition: entry.partition,
+                  requestKey: entry.requestKey,
+                  fingerprint: CachePolicy.schemaFingerprint(entry.schema),
+                  schema: entry.schema
+                }
+                : NearCache.slotOf(entry.key, entry.schema)
+              near.fillWrite(ticket, slot, entry.generation, entry.value, Math.floor(Duration.toMillis(entry.ttl)))
             } else {
               // Refused (the scope moved on, perhaps before its push reaches us) or failed.
               near.drop(entry.scope, "self")
