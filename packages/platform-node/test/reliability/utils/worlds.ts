@@ -513,27 +513,25 @@ export const cluster = (
     const during = (scope: string) =>
       failover !== undefined && Date.now() - failover.at < 1_000 && failover.covers(Cluster.slotOfScope(scope))
     /**
-     * Waits (bounded) until the last failover is done: the replica is a primary, every node routes
-     * the slot to it, and every replica (the old primary among them) is in sync again.
+     * Waits (bounded) until the last failover is over and the cluster is whole again: every slot
+     * served by a live primary all nodes agree on, every replica (the old primary among them) in
+     * sync. Not necessarily by the replica asked: on this loaded 2-core machine Redis itself may
+     * fail a slow node over meanwhile (seen: the slot ended on another node), which is Redis's
+     * business, not the store's; the histories' oracle judges what the store served throughout.
      */
     const settle = Effect.suspend(() => {
       const last = failover
       if (last === undefined) return Effect.void
       return Effect.gen(function*() {
-        yield* Fiber.join(last.promoted)
-        yield* Effect.map(redisCluster.shardOf(last.slot), (shard) => shard.primary).pipe(
-          Effect.repeat({ schedule: Schedule.spaced("20 millis"), until: (primary) => primary === last.to }),
-          Effect.timeoutFail({
-            duration: "5 seconds",
-            onTimeout: () => new Error(`the nodes do not route slot ${last.slot} to ${last.to}, its new primary`)
-          }),
-          Effect.orDie
-        )
+        // Its own outcome (a coordinated failover Redis aborted) is the totals' business.
+        yield* Fiber.await(last.promoted)
         failover = undefined
-        yield* redisCluster.healthy({ synced: true, within: "8 seconds" })
+        yield* redisCluster.healthy({ synced: true, within: "15 seconds" })
       })
     })
-    yield* Effect.addFinalizer(() => settle)
+    // Finalizers run uninterruptibly, where a timeout cannot stop what it times: a node that never
+    // answers `CLUSTER NODES` (seen mid-failover) held the close, and the test, for minutes.
+    yield* Effect.addFinalizer(() => Effect.interruptible(settle))
     /** Mutations (by `currentRead`) whose invalidation of some scope the store left pending. */
     const pendingBy = new Set<number>()
     const stores: Array<{ readonly store: RedisStore.RedisStore; readonly pending: Set<string> }> = []
