@@ -17,10 +17,12 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import * as Hash from "effect/Hash"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as CachePolicy from "./CachePolicy.js"
@@ -44,6 +46,17 @@ export interface StoreRead<A> {
 }
 
 /**
+ * The partition and request key an entry's key is built from (`CachePolicy.entryKey`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface KeyParts {
+  readonly partition: string
+  readonly requestKey: string
+}
+
+/**
  * What a store writes: a value, the generation its read started under, and how long it lives.
  *
  * @since 0.2.0
@@ -55,11 +68,10 @@ export interface StoreEntry<A, I> {
   /** The entry's key within the scope: partition, schema fingerprint and request key together. */
   readonly key: string
   /**
-   * The partition and the request key `key` was built from, for a store that keeps them apart
-   * (the memory store): the strings reads look up with, so a hit compares them by identity.
+   * The partition and request key `key` was built from, for a store that keeps them apart (the
+   * memory store): the strings reads look up with, so a hit compares them by identity.
    */
-  readonly partition?: string | undefined
-  readonly requestKey?: string | undefined
+  readonly parts?: KeyParts | undefined
   readonly value: A
   readonly schema: Schema.Schema<A, I>
   readonly ttl: Duration.Duration
@@ -75,7 +87,16 @@ export interface StoreEntry<A, I> {
  * @category models
  */
 export interface Store {
-  readonly read: <A, I>(scope: string, key: string, schema: Schema.Schema<A, I>) => Effect.Effect<StoreRead<A>>
+  /**
+   * `parts` are the partition and request key `key` was built from (as in `StoreEntry`), for a
+   * store that keeps them apart: the strings later reads look up with.
+   */
+  readonly read: <A, I>(
+    scope: string,
+    key: string,
+    schema: Schema.Schema<A, I>,
+    parts?: KeyParts
+  ) => Effect.Effect<StoreRead<A>>
   /**
    * The same read, answered synchronously, for stores that live in memory: a cache hit then
    * takes no effect step of its own, which is most of what a hit costs. The result may be a
@@ -215,8 +236,31 @@ export const freezeDeep = <A>(value: A): A => {
   return value
 }
 
+const decoders = new WeakMap<Schema.Schema.All, (input: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
+
+/**
+ * A schema's decoder (`Schema.decodeUnknownEither`, unknown fields ignored), built once per
+ * schema: building it costs about as much as decoding a short answer. The client decodes Tink's
+ * answers with it; exported for stores that decode what they read.
+ *
+ * @since 0.2.0
+ * @category values
+ */
+export const decoderOf = <A, I>(
+  schema: Schema.Schema<A, I>
+): (input: unknown) => Either.Either<A, ParseResult.ParseError> => {
+  let decoder = decoders.get(schema)
+  if (decoder === undefined) {
+    const decode = Schema.decodeUnknownEither(schema)
+    decoder = (input) => decode(input, { onExcessProperty: "ignore" })
+    decoders.set(schema, decoder)
+  }
+  return decoder as (input: unknown) => Either.Either<A, ParseResult.ParseError>
+}
+
 /** The key read in a guard scope for its generation only; no entry is ever stored under it. */
 const guardKey = "\u0001guard"
+const guardParts: KeyParts = { partition: "", requestKey: guardKey }
 
 /**
  * Whether caching is switched off for the current fiber; set by `bypass`.
@@ -285,8 +329,7 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
                 scope: request.scope,
                 generation,
                 key,
-                partition,
-                requestKey: request.key,
+                parts: { partition, requestKey: request.key },
                 value,
                 schema: request.schema,
                 ttl: request.ttl
@@ -324,7 +367,7 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
     const readThrough = <A, I, E>(request: Lookup<A, I, E>, partition: string): Effect.Effect<A, E> => {
       const key = CachePolicy.entryKey(partition, CachePolicy.schemaFingerprint(request.schema), request.key)
       return Effect.flatMap(
-        store.read(request.scope, key, request.schema),
+        store.read(request.scope, key, request.schema, { partition, requestKey: request.key }),
         // A shared store decodes a fresh value per read: frozen too, so both stores behave alike.
         (read) =>
           Option.isSome(read.value)
@@ -335,7 +378,7 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
 
     const guardedThrough = <A, I, E>(request: Lookup<A, I, E>, base: string, guard: string): Effect.Effect<A, E> =>
       Effect.flatMap(
-        store.read(guard, guardKey, Schema.Unknown),
+        store.read(guard, guardKey, Schema.Unknown, guardParts),
         (guarded) =>
           guarded.generation === undefined
             ? unguarded(request, base)

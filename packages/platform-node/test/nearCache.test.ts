@@ -1,11 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { CachePolicy, ResponseCache } from "@tink-effect/core"
-import { Deferred, Duration, Effect, FiberRef, Option, Ref, Schema } from "effect"
+import { Duration, Effect, FiberRef, Option, Ref, Schema } from "effect"
 import * as NearCache from "../src/internal/redisNearCache.js"
 import * as RedisStore from "../src/internal/redisStore.js"
 import * as RedisResponseStore from "../src/RedisResponseStore.js"
 import { NearWindow } from "./reliability/utils/nearWindow.js"
 import * as RedisServer from "./reliability/utils/redisServer.js"
+import { nextEvent } from "./utils/nearEvents.js"
 import { admin, monitor, namespace, redisUrl } from "./utils/redis.js"
 
 // Two instances are two stores (two connections) in one process, on the real Redis of
@@ -42,20 +43,6 @@ const read = (
   fetch: Effect.Effect<{ readonly version: number }>,
   key = "GET /credentials"
 ) => cache.lookup({ scope, key, ttl: Duration.minutes(1), schema: Versioned, fetch })
-
-/** Resolves at the first near-cache event `match` accepts (listening from now on). */
-const nextEvent = (match: (event: NearCache.Event) => boolean) =>
-  Effect.gen(function*() {
-    const seen = yield* Deferred.make<NearCache.Event>()
-    const listener = (event: NearCache.Event) => {
-      if (match(event)) Deferred.unsafeDone(seen, Effect.succeed(event))
-    }
-    yield* Effect.acquireRelease(
-      Effect.sync(() => NearCache.listeners.add(listener)),
-      () => Effect.sync(() => NearCache.listeners.delete(listener))
-    )
-    return Deferred.await(seen)
-  })
 
 describe("Redis store with a near cache", () => {
   it.scopedLive("a repeated hit is served from the near cache with no Redis round trip; values are frozen", () =>

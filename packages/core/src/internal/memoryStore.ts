@@ -179,10 +179,10 @@ export const make = (capacity: number): MemoryStore => {
   return {
     readNow,
     census,
-    read: (scope, key, schema) =>
+    read: (scope, key, schema, parts) =>
       Effect.clockWith((clock) =>
         Effect.sync(() => {
-          const [partition, requestKey] = split(key)
+          const [partition, requestKey] = parts === undefined ? split(key) : [parts.partition, parts.requestKey]
           const read = readNow(scope, partition, requestKey, schema, clock.unsafeCurrentTimeMillis())
           return { generation: read.generation, value: read.value } as StoreRead<any>
         })
@@ -195,9 +195,9 @@ export const make = (capacity: number): MemoryStore => {
           if (ttl <= 0 || current === undefined || current.generation !== entry.generation) return
           // The read's own strings where given: a key cut out of `entry.key` is another string
           // than the one reads look up with, and a map then compares them character by character.
-          const [partition, requestKey] = entry.partition !== undefined && entry.requestKey !== undefined
-            ? [entry.partition, entry.requestKey]
-            : split(entry.key)
+          const [partition, requestKey] = entry.parts === undefined
+            ? split(entry.key)
+            : [entry.parts.partition, entry.parts.requestKey]
           let bucket = current.partitions.get(partition)
           if (bucket === undefined) {
             bucket = new Map()

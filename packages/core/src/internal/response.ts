@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as ResponseCache from "../ResponseCache.js"
 import * as TinkError from "../TinkError.js"
 
 /** @internal */
@@ -374,19 +375,6 @@ export const transportError = (info: RequestInfo, error: HttpClientError.HttpCli
   })
 }
 
-const decoders = new WeakMap<Schema.Schema.All, (json: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
-
-/** The schema's decoder, built once per schema rather than per answer. */
-const decoderOf = <A, I>(schema: Schema.Schema<A, I>) => {
-  let decoder = decoders.get(schema)
-  if (decoder === undefined) {
-    const decode = Schema.decodeUnknownEither(schema)
-    decoder = (json) => decode(json, { onExcessProperty: "ignore" })
-    decoders.set(schema, decoder)
-  }
-  return decoder as (json: unknown) => Either.Either<A, ParseResult.ParseError>
-}
-
 /** Decodes a 2xx body; with no schema the body is ignored, so 204 gives void, never "". @internal */
 export const decodeBody = <A, I>(
   info: RequestInfo,
@@ -415,7 +403,7 @@ export const decodeBody = <A, I>(
   }
   let decoded: Either.Either<A, ParseResult.ParseError>
   try {
-    decoded = decoderOf(schema)(json)
+    decoded = ResponseCache.decoderOf(schema)(json)
   } catch {
     return fail(shapeMismatch)
   }

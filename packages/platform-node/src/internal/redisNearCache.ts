@@ -53,7 +53,11 @@ export interface Slot {
  *
  * Not exported by the package (src/internal).
  */
-export const slotOf = (key: string, schema?: Schema.Schema.All): Slot => {
+export const slotOf = (key: string, schema?: Schema.Schema.All, parts?: ResponseCache.KeyParts): Slot => {
+  // The read's own strings where the cache gives them (see `Slot`).
+  if (parts !== undefined && schema !== undefined) {
+    return { ...parts, fingerprint: CachePolicy.schemaFingerprint(schema), schema }
+  }
   const at = key.indexOf("\u0000")
   const next = at === -1 ? -1 : key.indexOf("\u0000", at + 1)
   const [partition, fingerprint, requestKey] = at === -1

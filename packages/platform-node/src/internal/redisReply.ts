@@ -1,8 +1,7 @@
-import type { ResponseCache } from "@tink-effect/core"
-import type * as Either from "effect/Either"
+import { ResponseCache } from "@tink-effect/core"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
 import { Refusal } from "./cacheCrypto.js"
 import type { DecodeMemo } from "./redisDecodeMemo.js"
 import { RedisStoreError } from "./redisErrors.js"
@@ -16,18 +15,6 @@ import type { ServerCheck } from "./redisServerCheck.js"
  */
 export interface DecodedRead<A> extends ResponseCache.StoreRead<A> {
   readonly ttlMs: number | undefined
-}
-
-const decoders = new WeakMap<Schema.Schema.All, (json: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
-
-/** A schema's decoder, made once per schema rather than per read. */
-const decoderOf = <A, I>(schema: Schema.Schema<A, I>) => {
-  let decoder = decoders.get(schema)
-  if (decoder === undefined) {
-    decoder = Schema.decodeUnknownEither(schema)
-    decoders.set(schema, decoder)
-  }
-  return decoder as (json: unknown) => Either.Either<A, ParseResult.ParseError>
 }
 
 /**
@@ -70,7 +57,7 @@ export const decodeRead = <A, I>(
   } catch {
     return new RedisStoreError({ operation: "decode", cause: "invalid JSON" })
   }
-  const decoded = decoderOf(schema)(json)
+  const decoded = ResponseCache.decoderOf(schema)(json)
   if (decoded._tag === "Right") {
     const value = Option.some(decoded.right) as Option.Some<A>
     return {

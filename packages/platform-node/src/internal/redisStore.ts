@@ -1,4 +1,4 @@
-import { CachePolicy, type ResponseCache } from "@tink-effect/core"
+import type { ResponseCache } from "@tink-effect/core"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -189,17 +189,6 @@ export const make = (
         invalidate: invalidations.invalidate
       } satisfies RedisStore
     }
-    // The parts of the last read `readNow` could not answer: the cache then calls `read` at once,
-    // with a key built from them, and the fill keeps these strings (see `NearCache.Slot`).
-    let askedScope: string | undefined
-    let askedPartition = ""
-    let askedRequestKey = ""
-    const slotFor = (scope: string, key: string, schema: Schema.Schema.All) => {
-      const slot = NearCache.slotOf(key, schema)
-      return scope === askedScope && slot.partition === askedPartition && slot.requestKey === askedRequestKey
-        ? { ...slot, partition: askedPartition, requestKey: askedRequestKey }
-        : slot
-    }
     return {
       ...base,
       // A hit of the near cache, answered with no effect step; anything else goes to `read`.
@@ -208,14 +197,15 @@ export const make = (
           const remembered = near.getNow(scope, partition, requestKey, schema)
           if (remembered !== undefined) return remembered as ResponseCache.StoreRead<A>
         }
-        askedScope = scope
-        askedPartition = partition
-        askedRequestKey = requestKey
         return undefined
       },
-      read: <A, I>(scope: string, key: string, schema: Parameters<typeof entries.read<A, I>>[2]) => {
-        // Worked out when called, right after `readNow`, before another read can ask.
-        const slot = slotFor(scope, key, schema)
+      read: <A, I>(
+        scope: string,
+        key: string,
+        schema: Parameters<typeof entries.read<A, I>>[2],
+        parts?: ResponseCache.KeyParts
+      ) => {
+        const slot = NearCache.slotOf(key, schema, parts)
         return Effect.suspend((): Effect.Effect<ResponseCache.StoreRead<A>> => {
           if (invalidations.isPending(scope)) return Effect.succeed(missOf<A>())
           // Only a read of this schema (fingerprint) is served.
@@ -236,16 +226,13 @@ export const make = (
           const ticket = near.begin(entry.scope)
           return Effect.map(entries.write(entry), (stored) => {
             if (stored) {
-              // The read's own strings where the cache gives them (see `NearCache.Slot`).
-              const slot: NearCache.Slot = entry.partition !== undefined && entry.requestKey !== undefined
-                ? {
-                  partition: entry.partition,
-                  requestKey: entry.requestKey,
-                  fingerprint: CachePolicy.schemaFingerprint(entry.schema),
-                  schema: entry.schema
-                }
-                : NearCache.slotOf(entry.key, entry.schema)
-              near.fillWrite(ticket, slot, entry.generation, entry.value, Math.floor(Duration.toMillis(entry.ttl)))
+              near.fillWrite(
+                ticket,
+                NearCache.slotOf(entry.key, entry.schema, entry.parts),
+                entry.generation,
+                entry.value,
+                Math.floor(Duration.toMillis(entry.ttl))
+              )
             } else {
               // Refused (the scope moved on, perhaps before its push reaches us) or failed.
               near.drop(entry.scope, "self")

@@ -12,6 +12,7 @@ import { createClient } from "redis"
 import * as NearCache from "../../src/internal/redisNearCache.js"
 import * as RedisStore from "../../src/internal/redisStore.js"
 import * as Cluster from "../utils/cluster.js"
+import { nextEvent } from "../utils/nearEvents.js"
 import { namespace } from "../utils/redis.js"
 
 const Versioned = Schema.Struct({ version: Schema.Number })
@@ -44,23 +45,6 @@ type Upstream = Effect.Effect.Success<typeof upstream>
 
 const read = (x: Instance, scope: string, tink: Upstream) =>
   x.cache.lookup({ scope, key, ttl: Duration.minutes(1), schema: Versioned, fetch: tink.fetch })
-
-/** Resolves at the first near-cache event `match` accepts (listening from now on). */
-const nextEvent = (match: (event: NearCache.Event) => boolean) =>
-  Effect.gen(function*() {
-    const seen = yield* Deferred.make<NearCache.Event>()
-    const listener = (event: NearCache.Event) => {
-      if (match(event)) Deferred.unsafeDone(seen, Effect.succeed(event))
-    }
-    yield* Effect.acquireRelease(
-      Effect.sync(() => NearCache.listeners.add(listener)),
-      () => Effect.sync(() => NearCache.listeners.delete(listener))
-    )
-    return Deferred.await(seen).pipe(
-      Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("the near cache event never came") }),
-      Effect.orDie
-    )
-  })
 
 /** Resolves at the next round of probes that lets `near` serve (every primary answered). */
 const nextHeard = (near: NearCache.NearCache) =>
