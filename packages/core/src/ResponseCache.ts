@@ -204,11 +204,26 @@ const freezable = (value: object): boolean => {
     (Option.isOption(value) && Option.isSome(value))
 }
 
+/** The hash method of Effect's structural data (`Data.Class`, `Schema.Class`, `Data.struct`...). */
+const structuralHash = (Data.Class.prototype as Hash.Hash)[Hash.symbol]
+
+/**
+ * Gives structural data its hash method as an own property, computed on first use and kept in a
+ * closure: the prototype's method caches the hash by defining a property, which a frozen object
+ * refuses. Most values are never hashed, and hashing a credential up front (its key and value
+ * strings, and a WeakMap entry for its `fields` object) cost more than the rest of freezing it.
+ */
+const deferHash = (value: object): void => {
+  let hash: number | undefined
+  Object.defineProperty(value, Hash.symbol, { value: () => hash ??= Hash.structure(value), enumerable: false })
+}
+
 /**
  * Freezes a value and what it holds, so no caller can change what others get (a cached value is
  * shared by every hit and every reader of a flight). Done once per value fetched (and per value
  * a shared store decodes), never on a memory hit. Effect's data types cache their hash by
- * defining a property on first use, which a frozen object refuses: it is computed first.
+ * defining a property on first use, which a frozen object refuses: structural data gets a hash
+ * method of its own that needs no such property (`deferHash`); other Effect data is hashed first.
  * Objects of other classes (Date, Map, Chunk, Redacted...) are left as they are. Exported for
  * stores that keep decoded values themselves (a near cache), so they freeze them the same way.
  *
@@ -226,7 +241,10 @@ export const freezeDeep = <A>(value: A): A => {
     const next = pending.pop()!
     if (seen.has(next)) continue
     seen.add(next)
-    if (Hash.isHash(next)) Hash.hash(next)
+    if (Hash.isHash(next)) {
+      if (next[Hash.symbol] === structuralHash) deferHash(next)
+      else Hash.hash(next)
+    }
     for (const key of Object.keys(next)) {
       const child = (next as Record<string, unknown>)[key]
       if (typeof child === "object" && child !== null && freezable(child)) pending.push(child)
