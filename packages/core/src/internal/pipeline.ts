@@ -8,7 +8,6 @@ import * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Schema from "effect/Schema"
@@ -134,42 +133,65 @@ export const make = (
     client_secret: config.clientSecret
   } as const
 
+  /**
+   * Requests without their token, by method and URL, built once: a request then costs one copy
+   * with its `authorization` header. Reads repeat a few URLs; the cap is a backstop against URLs
+   * with ids churning it.
+   */
+  const templates = new Map<string, HttpClientRequest.HttpClientRequest>()
+  const templateOf = (method: Method, url: string): HttpClientRequest.HttpClientRequest => {
+    const key = method + " " + url
+    let template = templates.get(key)
+    if (template === undefined) {
+      if (templates.size >= 512) templates.clear()
+      template = HttpClientRequest.make(method)(url).pipe(
+        HttpClientRequest.setHeaders({ accept: "application/json", "user-agent": userAgent })
+      )
+      templates.set(key, template)
+    }
+    return template
+  }
+
+  /**
+   * The request, or the reason it cannot be sent. Synchronous: every body but JSON is built
+   * without failing, and a JSON body that cannot be encoded is a validation error.
+   */
   const buildRequest = (
     method: Method,
     path: string,
     options: TinkClient.RequestOptions,
     token: Redacted.Redacted<string> | undefined
-  ): Effect.Effect<HttpClientRequest.HttpClientRequest, TinkError.TinkError> => {
-    let request = HttpClientRequest.make(method)(config.baseUrl + path).pipe(
-      HttpClientRequest.setHeaders({ accept: "application/json", "user-agent": userAgent }),
-      HttpClientRequest.appendUrlParams(options.query ?? [])
-    )
-    if (token !== undefined) request = HttpClientRequest.bearerToken(request, token)
+  ): HttpClientRequest.HttpClientRequest | TinkError.TinkValidationError => {
+    let request = templateOf(method, config.baseUrl + path)
+    if (token !== undefined) {
+      request = HttpClientRequest.setHeader(request, "authorization", `Bearer ${Redacted.value(token)}`)
+    }
+    if (options.query !== undefined && options.query.length > 0) {
+      request = HttpClientRequest.appendUrlParams(request, options.query)
+    }
     let body = options.body
     if (options.auth._tag === "ClientSecret") {
       // The app's credentials go in the form body as `client_id` and `client_secret` (Tink's API
       // reference, General v1, "Get access token": contract/tink/oauth-token.json), added here so
       // that no code outside the pipeline handles the secret.
       if (body !== undefined && body._tag !== "Form") {
-        return Effect.fail(
-          new TinkError.TinkValidationError({ method, path, errorMessage: "client secret auth needs a form body" })
-        )
+        return new TinkError.TinkValidationError({ method, path, errorMessage: "client secret auth needs a form body" })
       }
       body = { _tag: "Form", value: { ...body?.value, ...clientFields } }
     }
-    if (body === undefined) return Effect.succeed(request)
+    if (body === undefined) return request
     if (body._tag === "Form") {
       const fields: Array<[string, string]> = []
       for (const [name, value] of Object.entries(body.value)) {
         if (value !== undefined) fields.push([name, Redacted.isRedacted(value) ? Redacted.value(value) : value])
       }
-      return Effect.succeed(HttpClientRequest.bodyUrlParams(request, fields))
+      return HttpClientRequest.bodyUrlParams(request, fields)
     }
-    const json = body.value
-    return Effect.try({
-      try: () => HttpClientRequest.bodyUnsafeJson(request, json),
-      catch: () => new TinkError.TinkValidationError({ method, path, errorMessage: "body cannot be encoded as JSON" })
-    })
+    try {
+      return HttpClientRequest.bodyUnsafeJson(request, body.value)
+    } catch {
+      return new TinkError.TinkValidationError({ method, path, errorMessage: "body cannot be encoded as JSON" })
+    }
   }
 
   /** The transport's own deadline-keeping `execute`, where it has one (`NodeTinkHttpClient`). */
@@ -256,6 +278,26 @@ export const make = (
     return secrets
   }
 
+  /** What errors and telemetry say of a request; its secrets are listed only for an error to scrub. */
+  class RequestInfo implements Response.RequestInfo {
+    readonly route: string
+    /** What comes back to a request authenticated with the client secret is a token. */
+    readonly sensitive: boolean
+    private listed: ReadonlyArray<string> | undefined = undefined
+    constructor(
+      readonly method: Method,
+      readonly path: string,
+      private readonly options: TinkClient.RequestOptions,
+      private readonly token: Redacted.Redacted<string> | undefined
+    ) {
+      this.route = options.route ?? checkedRoute(path) ?? routeOf(path)
+      this.sensitive = options.sensitive === true || options.auth._tag === "ClientSecret"
+    }
+    get secrets(): ReadonlyArray<string> {
+      return this.listed ??= secretsOf(this.options, this.token)
+    }
+  }
+
   type Sendable<A, I> = TinkClient.RequestOptions & { readonly schema?: Schema.Schema<A, I> | undefined }
 
   /** One request with the given bearer token (or none), and its retries. The path is checked. */
@@ -265,34 +307,26 @@ export const make = (
     options: Sendable<A, I>,
     token: Redacted.Redacted<string> | undefined
   ): Effect.Effect<A, TinkError.TinkError> => {
-    const info: Response.RequestInfo = {
-      method,
-      path,
-      route: options.route ?? checkedRoute(path) ?? routeOf(path),
-      // What comes back to a request authenticated with the client secret is a token.
-      sensitive: options.sensitive === true || options.auth._tag === "ClientSecret",
-      secrets: secretsOf(options, token)
-    }
+    const info = new RequestInfo(method, path, options, token)
     const idempotent = method === "GET" || options.idempotent === true
-    return Effect.flatMap(
-      buildRequest(method, path, options, token),
-      (request) =>
-        FiberRef.getWith(Options.overrides, (overrides) => {
-          const once = attempt(info, request, options.schema, overrides.requestTimeout ?? config.requestTimeout)
-          // The first attempt runs on its own: the schedule's machinery (tens of microseconds)
-          // starts only after a failure, which it then takes as its first input, as
-          // `Effect.retry` would have.
-          return Effect.catchAll(once, (first) => {
-            let replayed = false
-            const again = Effect.suspend(() => {
-              if (replayed) return once
-              replayed = true
-              return Effect.fail(first)
-            })
-            return Effect.retry(again, retryPolicy(idempotent, overrides.maxRetries))
-          })
+    const request = buildRequest(method, path, options, token)
+    if (request instanceof TinkError.TinkValidationError) return Effect.fail(request)
+    return Effect.withFiberRuntime((fiber) => {
+      const overrides = fiber.getFiberRef(Options.overrides)
+      const once = attempt(info, request, options.schema, overrides.requestTimeout ?? config.requestTimeout)
+      // The first attempt runs on its own: the schedule's machinery (tens of microseconds)
+      // starts only after a failure, which it then takes as its first input, as
+      // `Effect.retry` would have.
+      return Effect.catchAll(once, (first) => {
+        let replayed = false
+        const again = Effect.suspend(() => {
+          if (replayed) return once
+          replayed = true
+          return Effect.fail(first)
         })
-    )
+        return Effect.retry(again, retryPolicy(idempotent, overrides.maxRetries))
+      })
+    })
   }
 
   // App tokens are fetched through the same pipeline with client-secret auth, which needs none.

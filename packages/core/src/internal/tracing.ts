@@ -190,11 +190,25 @@ const requestIdOf = (response: HttpClientResponse.HttpClientResponse): string | 
   return value !== undefined && /^[A-Za-z0-9._:-]{1,128}$/.test(value) ? value : undefined
 }
 
-const durationLabels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+type Labels = ReadonlyArray<MetricLabel.MetricLabel>
+
+/** By server, then route, then method, then outcome: each key is a string the caller already holds. */
+const durationLabels = new Map<Server, Map<string, Map<string, Map<string | number | undefined, Labels>>>>()
+
+const tableIn = <K, V>(table: Map<K, V>, key: K, make: () => V): V => {
+  let value = table.get(key)
+  if (value === undefined) {
+    value = make()
+    table.set(key, value)
+  }
+  return value
+}
 
 /**
  * The histogram's labels. One array per combination, reused: Effect finds a metric's hook by the
- * labels array's identity, so a reused array skips a registry lookup.
+ * labels array's identity, so a reused array skips a registry lookup. Found through maps keyed
+ * by the strings the attempt already holds (route templates are constants), so that a request
+ * builds no key string. Routes and methods are templates; the cap is a backstop.
  */
 const labelsOf = (
   method: string,
@@ -202,8 +216,13 @@ const labelsOf = (
   server: Server,
   status: number | undefined,
   errorType: string | undefined
-): ReadonlyArray<MetricLabel.MetricLabel> =>
-  memo(durationLabels, `${method} ${route} ${server.address}:${server.port} ${status} ${errorType}`, () => {
+): Labels => {
+  if (durationLabels.size > 16) durationLabels.clear()
+  const routes = tableIn(durationLabels, server, () => new Map())
+  if (routes.size >= 512) routes.clear()
+  const outcomes = tableIn(tableIn(routes, route, () => new Map()), method, () => new Map())
+  const outcome = errorType === undefined ? status : status === undefined ? errorType : `${status} ${errorType}`
+  return tableIn(outcomes, outcome, () => {
     const labels = [
       // Where @effect/opentelemetry takes the instrument's unit from (see TinkMetrics.httpDuration).
       MetricLabel.make("unit", "s"),
@@ -216,6 +235,7 @@ const labelsOf = (
     if (errorType !== undefined) labels.push(MetricLabel.make("error.type", errorType))
     return labels
   })
+}
 
 /** `error.type` of an ended attempt: the error's tag, the defect's class, or `interrupted`. */
 const exitErrorType = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
@@ -227,15 +247,19 @@ const exitErrorType = (exit: Exit.Exit<unknown, unknown>): string | undefined =>
   return "interrupted"
 }
 
+const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
+
 /**
- * The clock's time in nanoseconds. The TestClock's nanoseconds throw once its time has a
- * fraction of a millisecond (retry jitter makes one): its milliseconds are used then.
+ * The clock's time in seconds, for durations. The live clock's is `performance.now()` (what its
+ * nanoseconds come from, without a BigInt per reading). The TestClock's nanoseconds throw once
+ * its time has a fraction of a millisecond (retry jitter makes one): its milliseconds are used then.
  */
-const nanosOf = (clock: Clock.Clock): bigint => {
+const secondsOf = (clock: Clock.Clock): number => {
+  if (clock === liveClock) return performance.now() / 1e3
   try {
-    return clock.unsafeCurrentTimeNanos()
+    return Number(clock.unsafeCurrentTimeNanos()) / 1e9
   } catch {
-    return BigInt(Math.round(clock.unsafeCurrentTimeMillis() * 1e6))
+    return clock.unsafeCurrentTimeMillis() / 1e3
   }
 }
 
@@ -264,11 +288,11 @@ export const attempt = <A, E>(
       status = response.status
       if (traced) requestId = requestIdOf(response)
     }
-    const startedAt = nanosOf(clock)
+    const startedAt = secondsOf(clock)
     const timed = Effect.onExit(run(observe), (exit) => {
       const errorType = exitErrorType(exit)
       TinkMetrics.httpDuration.unsafeUpdate(
-        Number(nanosOf(clock) - startedAt) / 1e9,
+        secondsOf(clock) - startedAt,
         labelsOf(info.method, info.route, server, status, errorType)
       )
       if (!traced) return Effect.void
