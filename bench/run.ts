@@ -90,24 +90,48 @@ await section("B1", async () => {
 })
 await section("B2", async () => {
   const b2 = await B2.run()
-  for (const [name, pair] of [["lean transport", b2.lean], ["layerUndici", b2.layerUndici]] as const) {
-    add({
-      row: `B2 miss, sequential, ${name}, vs undici + JSON.parse`,
-      figure: f(pair.sequential[0]),
-      baseline: f(pair.sequential[1]),
-      ratio: `${ratio(...pair.sequential).toFixed(2)}x`,
-      target: "<= 2x",
-      met: ratio(...pair.sequential) <= 2
-    })
-    add({
-      row: `B2 miss, 32 concurrent, ${name}, vs undici + JSON.parse`,
-      figure: f(pair.concurrent[0]),
-      baseline: f(pair.concurrent[1]),
-      ratio: `${ratio(...pair.concurrent).toFixed(2)}x`,
-      target: "<= 2.5x",
-      met: ratio(...pair.concurrent) <= 2.5
-    })
+  const pairRows = (
+    name: string,
+    pair: B2.Pair,
+    sequentialTarget: number | undefined,
+    concurrentTarget: number | undefined
+  ) => {
+    for (
+      const [kind, measured, target] of [
+        ["sequential", pair.sequential, sequentialTarget],
+        ["32 concurrent", pair.concurrent, concurrentTarget]
+      ] as const
+    ) {
+      add({
+        row: `B2 miss, ${kind}, ${name}, vs undici + JSON.parse`,
+        figure: f(measured[0]),
+        baseline: f(measured[1]),
+        ratio: `${ratio(...measured).toFixed(2)}x`,
+        target: target === undefined ? "report (the platform's transport, for comparison)" : `<= ${target}x`,
+        met: target === undefined || ratio(...measured) <= target
+      })
+    }
   }
+  pairRows("lean transport, no tracer installed", b2.lean, 1.8, 2.5)
+  pairRows(`lean transport, a tracer installed (${b2.leanTraced.spans} spans recorded)`, b2.leanTraced, 2, 2.5)
+  add({
+    row:
+      "B2 floor (no library code: the fetch in a fiber of its own and awaited, undici dispatch with a deadline timer, JSON.parse, the same schema decode, freeze, a Map) vs undici + JSON.parse, sequential",
+    figure: f(b2.floor[0]),
+    baseline: f(b2.floor[1]),
+    ratio: `${ratio(...b2.floor).toFixed(2)}x`,
+    target: "report (a miss's floor on Effect 3)",
+    met: true
+  })
+  pairRows("layerUndici", b2.layerUndici, undefined, undefined)
+  add({
+    row: "B2 layerUndici alone (HttpClient.get + json, no library code) vs undici + JSON.parse, sequential",
+    figure: f(b2.layerUndiciAlone[0]),
+    baseline: f(b2.layerUndiciAlone[1]),
+    ratio: `${ratio(...b2.layerUndiciAlone).toFixed(2)}x`,
+    target: "report (the floor of the layerUndici rows)",
+    met: true
+  })
 })
 await section("B3", async () => {
   const b3 = await B3.run()

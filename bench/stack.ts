@@ -10,15 +10,20 @@ export const transports = {
   lean: NodeTinkHttpClient.layer
 } as const satisfies Record<string, Layer.Layer<HttpClient.HttpClient>>
 
-/** The whole stack over undici against `baseUrl`, with the given cache and transport. */
+/**
+ * The whole stack over undici against `baseUrl`, with the given cache and transport, and the
+ * application's tracer when it installs one.
+ */
 export const nodeRuntime = (
   baseUrl: string,
   cache: Layer.Layer<ResponseCache.ResponseCache, unknown>,
-  transport: Layer.Layer<HttpClient.HttpClient> = transports.lean
+  transport: Layer.Layer<HttpClient.HttpClient> = transports.lean,
+  tracer: Layer.Layer<never> = Layer.empty
 ) =>
   ManagedRuntime.make(
     TinkClient.layer({ clientId: "bench", clientSecret: Redacted.make("bench-secret"), baseUrl, maxRetries: 0 }).pipe(
-      Layer.provideMerge(Layer.mergeAll(cache, transport))
+      Layer.provideMerge(Layer.mergeAll(cache, transport)),
+      Layer.merge(tracer)
     )
   )
 
