@@ -113,6 +113,13 @@ export interface Store {
   ) => StoreRead<A> | undefined
   /** Stores the value only if `generation` is still the scope's current one. */
   readonly write: <A, I>(entry: StoreEntry<A, I>) => Effect.Effect<void>
+  /**
+   * The same write, done synchronously at `nowMillis`, for stores that live in memory: the read
+   * that fetched the value then stores it in the step that gets it.
+   *
+   * @since 0.2.0
+   */
+  readonly writeNow?: <A, I>(entry: StoreEntry<A, I>, nowMillis: number) => void
   /** Moves the scope to a new generation, making every entry of it unreachable. */
   readonly invalidate: (scope: string) => Effect.Effect<void>
   readonly size: Effect.Effect<number>
@@ -323,7 +330,8 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
       request: Lookup<A, I, E>,
       generation: string | undefined,
       partition: string,
-      key: string
+      key: string,
+      clock?: Clock.Clock
     ): Effect.Effect<A, E> => {
       if (generation === undefined) {
         // A read without a generation (the store failed or timed out, or the scope bypasses it)
@@ -340,20 +348,19 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
       const fetchAndStore = () =>
         Effect.flatMap(request.fetch, (fetched) => {
           const value = freezeDeep(fetched)
-          return request.storable !== undefined && !request.storable(value)
-            ? Effect.succeed(value)
-            : Effect.as(
-              store.write({
-                scope: request.scope,
-                generation,
-                key,
-                parts: { partition, requestKey: request.key },
-                value,
-                schema: request.schema,
-                ttl: request.ttl
-              }),
-              value
-            )
+          if (request.storable !== undefined && !request.storable(value)) return Effect.succeed(value)
+          const entry: StoreEntry<A, I> = {
+            scope: request.scope,
+            generation,
+            key,
+            parts: { partition, requestKey: request.key },
+            value,
+            schema: request.schema,
+            ttl: request.ttl
+          }
+          if (writeNow === undefined || clock === undefined) return Effect.as(store.write(entry), value)
+          writeNow(entry, clock.unsafeCurrentTimeMillis())
+          return Effect.succeed(value)
         })
       return flights.run(
         request.scope,
@@ -404,6 +411,7 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
       )
 
     const readNow = store.readNow
+    const writeNow = store.writeNow
     // A hit answered by `readNow` takes no effect step but the caller's: this runs in its fiber.
     const lookupIn: InFiber.LookupIn = <A, I, E>(fiber: InFiber.RunningFiber, request: Lookup<A, I, E>) => {
       if (fiber.getFiberRef(bypassed)) return bypassing(request)
@@ -416,8 +424,8 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
         return guard === undefined ? readThrough(request, base) : guardedThrough(request, base, guard)
       }
       // The default services always hold a clock: one map read.
-      const now = (fiber.currentDefaultServices.unsafeMap.get(Clock.Clock.key) as Clock.Clock)
-        .unsafeCurrentTimeMillis()
+      const clock = fiber.currentDefaultServices.unsafeMap.get(Clock.Clock.key) as Clock.Clock
+      const now = clock.unsafeCurrentTimeMillis()
       let partition = base
       if (guard !== undefined) {
         const guarded = readNow<unknown>(guard, "", guardKey, Schema.Unknown, now)
@@ -433,7 +441,9 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
         request,
         read.generation,
         partition,
-        CachePolicy.entryKey(partition, CachePolicy.schemaFingerprint(request.schema), request.key)
+        CachePolicy.entryKey(partition, CachePolicy.schemaFingerprint(request.schema), request.key),
+        // The fetch runs with this fiber's services: the write is timed by the same clock.
+        clock
       )
     }
 

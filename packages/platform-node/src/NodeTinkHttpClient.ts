@@ -158,7 +158,8 @@ const fromPools = (pools: Map<string, Connections>, options: Options): HttpClien
     body: Body,
     contentType: string | undefined,
     millis: number,
-    onTimeout: (() => E) | undefined
+    onTimeout: (() => E) | undefined,
+    onInterrupt: (() => void) | undefined
   ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError | E> =>
     Effect.async((resume) => {
       const slot = connections.take()
@@ -237,13 +238,17 @@ const fromPools = (pools: Map<string, Connections>, options: Options): HttpClien
           resume(Effect.fail(onTimeout()))
         }, millis)
       }
-      return Effect.sync(stop)
+      return Effect.sync(() => {
+        stop()
+        onInterrupt?.()
+      })
     })
 
   const execute = <E = never>(
     request: HttpClientRequest.HttpClientRequest,
     millis: number = Infinity,
-    onTimeout?: () => E
+    onTimeout?: () => E,
+    onInterrupt?: () => void
   ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError | E> => {
     const url = request.url
     const scheme = url.startsWith("https://") ? 8 : url.startsWith("http://") ? 7 : -1
@@ -271,7 +276,7 @@ const fromPools = (pools: Map<string, Connections>, options: Options): HttpClien
       path += (path.includes("?") ? "&" : "?") + UrlParams.toString(request.urlParams)
     }
     const body = bodyOf(request)
-    if (!Effect.isEffect(body)) return send(request, target, path, body, undefined, millis, onTimeout)
+    if (!Effect.isEffect(body)) return send(request, target, path, body, undefined, millis, onTimeout, onInterrupt)
     // Encoding the body takes part of the time allowed.
     const deadline = performance.now() + millis
     return Effect.flatMap(body, (encoded) =>
@@ -282,7 +287,8 @@ const fromPools = (pools: Map<string, Connections>, options: Options): HttpClien
         encoded.body,
         encoded.contentType,
         Math.max(0, deadline - performance.now()),
-        onTimeout
+        onTimeout,
+        onInterrupt
       ))
   }
 

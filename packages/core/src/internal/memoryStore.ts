@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import * as CachePolicy from "../CachePolicy.js"
-import type { Store, StoreRead } from "../ResponseCache.js"
+import type { Store, StoreEntry, StoreRead } from "../ResponseCache.js"
 
 /** One entry, also a link of the LRU list (least recently used at the head). */
 interface Node {
@@ -147,6 +147,39 @@ export const make = (capacity: number): MemoryStore => {
     return answer(current.generation, node.some) as StoreRead<A>
   }
 
+  const writeNow = <A, I>(entry: StoreEntry<A, I>, now: number): void => {
+    const ttl = Duration.toMillis(entry.ttl)
+    const current = scopes.get(entry.scope)
+    if (ttl <= 0 || current === undefined || current.generation !== entry.generation) return
+    // The read's own strings where given: a key cut out of `entry.key` is another string
+    // than the one reads look up with, and a map then compares them character by character.
+    const [partition, requestKey] = entry.parts === undefined
+      ? split(entry.key)
+      : [entry.parts.partition, entry.parts.requestKey]
+    let bucket = current.partitions.get(partition)
+    if (bucket === undefined) {
+      bucket = new Map()
+      current.partitions.set(partition, bucket)
+    }
+    const previous = bucket.get(requestKey)
+    if (previous !== undefined) unlink(previous)
+    const node: Node = {
+      key: requestKey,
+      bucket,
+      partition,
+      partitions: current.partitions,
+      schema: entry.schema,
+      fingerprint: CachePolicy.schemaFingerprint(entry.schema),
+      some: Option.some(entry.value),
+      expiresAt: now + ttl,
+      prev: undefined,
+      next: undefined
+    }
+    bucket.set(requestKey, node)
+    append(node)
+    while (size > capacity && head !== undefined) remove(head)
+  }
+
   /**
    * A combined key taken apart, for the effectful methods: `CachePolicy.entryKey`'s partition and
    * request key (the fingerprint is checked against the schema instead). Other keys are split at
@@ -187,41 +220,8 @@ export const make = (capacity: number): MemoryStore => {
           return { generation: read.generation, value: read.value } as StoreRead<any>
         })
       ),
-    write: (entry) =>
-      Effect.clockWith((clock) =>
-        Effect.sync(() => {
-          const ttl = Duration.toMillis(entry.ttl)
-          const current = scopes.get(entry.scope)
-          if (ttl <= 0 || current === undefined || current.generation !== entry.generation) return
-          // The read's own strings where given: a key cut out of `entry.key` is another string
-          // than the one reads look up with, and a map then compares them character by character.
-          const [partition, requestKey] = entry.parts === undefined
-            ? split(entry.key)
-            : [entry.parts.partition, entry.parts.requestKey]
-          let bucket = current.partitions.get(partition)
-          if (bucket === undefined) {
-            bucket = new Map()
-            current.partitions.set(partition, bucket)
-          }
-          const previous = bucket.get(requestKey)
-          if (previous !== undefined) unlink(previous)
-          const node: Node = {
-            key: requestKey,
-            bucket,
-            partition,
-            partitions: current.partitions,
-            schema: entry.schema,
-            fingerprint: CachePolicy.schemaFingerprint(entry.schema),
-            some: Option.some(entry.value),
-            expiresAt: clock.unsafeCurrentTimeMillis() + ttl,
-            prev: undefined,
-            next: undefined
-          }
-          bucket.set(requestKey, node)
-          append(node)
-          while (size > capacity && head !== undefined) remove(head)
-        })
-      ),
+    write: (entry) => Effect.clockWith((clock) => Effect.sync(() => writeNow(entry, clock.unsafeCurrentTimeMillis()))),
+    writeNow,
     invalidate: (scope) =>
       Effect.sync(() => {
         renew(scope)

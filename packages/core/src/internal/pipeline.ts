@@ -5,8 +5,10 @@ import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -313,11 +315,12 @@ export const make = (
     if (request instanceof TinkError.TinkValidationError) return Effect.fail(request)
     return Effect.withFiberRuntime((fiber) => {
       const overrides = fiber.getFiberRef(Options.overrides)
-      const once = attempt(info, request, options.schema, overrides.requestTimeout ?? config.requestTimeout)
+      const timeout = overrides.requestTimeout ?? config.requestTimeout
+      const once = attempt(info, request, options.schema, timeout)
       // The first attempt runs on its own: the schedule's machinery (tens of microseconds)
       // starts only after a failure, which it then takes as its first input, as
       // `Effect.retry` would have.
-      return Effect.catchAll(once, (first) => {
+      const retry = (first: TinkError.TinkError) => {
         let replayed = false
         const again = Effect.suspend(() => {
           if (replayed) return once
@@ -325,7 +328,69 @@ export const make = (
           return Effect.fail(first)
         })
         return Effect.retry(again, retryPolicy(idempotent, overrides.maxRetries))
-      })
+      }
+      return firstAttemptIn(fiber, info, request, options.schema, timeout, retry) ?? Effect.catchAll(once, retry)
+    })
+  }
+
+  /**
+   * The first attempt as one handler on the transport's own effect, where that is all it needs:
+   * the transport keeps the deadline and reads answers whole (`NodeTinkHttpClient`), the clock
+   * is the live one, and nobody records spans or propagates them. The answer is then decoded,
+   * a failure mapped and handed to `retry`, and the duration recorded, in the step that gets
+   * the answer (an interruption is reported by the transport, which aborts the request). Any
+   * other attempt, and every retry, goes the general way (`attempt`), to the same results.
+   */
+  const firstAttemptIn = <A, I>(
+    fiber: InFiber.RunningFiber,
+    info: Response.RequestInfo,
+    request: HttpClientRequest.HttpClientRequest,
+    schema: Schema.Schema<A, I> | undefined,
+    timeout: Duration.Duration,
+    retry: (error: TinkError.TinkError) => Effect.Effect<A, TinkError.TinkError>
+  ): Effect.Effect<A, TinkError.TinkError> | undefined => {
+    if (executeWithin === undefined || config.tracePropagation || Tracing.isTracing(fiber)) return undefined
+    const millis = Timeout.timerMillis(fiber, timeout)
+    if (millis === undefined) return undefined
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    const end = Tracing.attemptEnd(info, config.baseUrl, clock)
+    const failed = (error: TinkError.TinkError, status: number | undefined) => {
+      end(status, Tracing.errorTypeOf(error))
+      return retry(error)
+    }
+    const answer = (
+      response: HttpClientResponse.HttpClientResponse,
+      text: string
+    ): Effect.Effect<A, TinkError.TinkError> => {
+      const status = response.status
+      if (status < 200 || status >= 300) {
+        return failed(Response.statusError(info, response, text, clock.unsafeCurrentTimeMillis()), status)
+      }
+      const decoded = Response.decodeBodyEither(info, response, text, schema)
+      if (Either.isLeft(decoded)) return failed(decoded.left, status)
+      end(status, undefined)
+      return Effect.succeed(decoded.right)
+    }
+    const onTimeout = () => new TinkError.TinkTimeoutError({ method: info.method, path: info.path })
+    return Effect.matchCauseEffect(executeWithin(request, millis, onTimeout, () => end(undefined, "interrupted")), {
+      onSuccess: (response) => {
+        const text = Timeout.bodyTextOf(response)
+        if (text !== undefined) return answer(response, text)
+        // A transport whose answers keep their text elsewhere: read it, then the same.
+        return Effect.matchEffect(response.text, {
+          onSuccess: (text) => answer(response, text),
+          onFailure: (error) => failed(Response.transportError(info, error), response.status)
+        })
+      },
+      onFailure: (cause) => {
+        const failure = Cause.failureOrCause(cause)
+        if (Either.isRight(failure)) {
+          end(undefined, Tracing.causeErrorType(cause))
+          return Effect.failCause(failure.right)
+        }
+        const error = failure.left
+        return failed(TinkError.isTinkError(error) ? error : Response.transportError(info, error), undefined)
+      }
     })
   }
 
@@ -437,7 +502,7 @@ export const make = (
         return error === undefined ? Effect.succeed(value) : Effect.fail(error)
       })
       return Effect.withFiberRuntime<A, TinkError.TinkError>((fiber) =>
-        Tracing.operation(checked, {
+        Tracing.operationIn(fiber, checked, {
           operation: this.options.operation,
           scopeHash: session.scopeHash,
           cache: fiber.getFiberRef(ResponseCache.bypassed) ? "bypass" : "miss"

@@ -375,17 +375,20 @@ export const transportError = (info: RequestInfo, error: HttpClientError.HttpCli
   })
 }
 
-/** Decodes a 2xx body; with no schema the body is ignored, so 204 gives void, never "". @internal */
-export const decodeBody = <A, I>(
+/**
+ * Decodes a 2xx body; with no schema the body is ignored, so 204 gives void, never "". As an
+ * `Either`, for an attempt that decodes in the step that receives the answer. @internal
+ */
+export const decodeBodyEither = <A, I>(
   info: RequestInfo,
   response: HttpClientResponse.HttpClientResponse,
   bodyText: string,
   schema: Schema.Schema<A, I> | undefined
-): Effect.Effect<A, TinkError.TinkError> => {
-  if (schema === undefined) return Effect.void as Effect.Effect<A>
+): Either.Either<A, TinkError.TinkError> => {
+  if (schema === undefined) return Either.right(undefined as A)
   // Only a failure names the request id, scrubbed: a success builds no scrubber.
   const fail = (detail: string) =>
-    Effect.fail(
+    Either.left(
       new TinkError.TinkDecodeError({
         method: info.method,
         path: info.path,
@@ -407,8 +410,19 @@ export const decodeBody = <A, I>(
   } catch {
     return fail(shapeMismatch)
   }
-  if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
+  if (Either.isRight(decoded)) return decoded as Either.Either<A, never>
   return fail(info.sensitive ? shapeMismatch : safeText(describeIssues(decoded.left), scrubber(info.secrets))!)
+}
+
+/** `decodeBodyEither` as an effect. @internal */
+export const decodeBody = <A, I>(
+  info: RequestInfo,
+  response: HttpClientResponse.HttpClientResponse,
+  bodyText: string,
+  schema: Schema.Schema<A, I> | undefined
+): Effect.Effect<A, TinkError.TinkError> => {
+  const decoded = decodeBodyEither(info, response, bodyText, schema)
+  return Either.isRight(decoded) ? Effect.succeed(decoded.right) : Effect.fail(decoded.left)
 }
 
 const shapeMismatch = "body does not match the expected shape"

@@ -41,17 +41,34 @@ const maxTimerMillis = 2 ** 31 - 1
 /**
  * A transport's `execute` with the attempt's time limit kept by the transport itself: at
  * `millis` (`Infinity`: none) it aborts the request and fails with `onTimeout()`; interrupting
- * it aborts the request too. It sends the request as given: no trace headers of its own (the
- * caller adds them), as the transport does under the tracing settings attempts run with. The
- * answer must be read whole when it succeeds, so that only synchronous work follows it.
+ * it aborts the request too, and then calls `onInterrupt` (the attempt's record of how it
+ * ended: an interrupted effect runs no handler of its own). It sends the request as given: no
+ * trace headers of its own (the caller adds them), as the transport does under the tracing
+ * settings attempts run with. The answer must be read whole when it succeeds, its text under
+ * `bodyTextKey`, so that only synchronous work follows it.
  *
  * @internal
  */
 export type ExecuteWithin = <E>(
   request: HttpClientRequest.HttpClientRequest,
   millis: number,
-  onTimeout: () => E
+  onTimeout: () => E,
+  onInterrupt?: () => void
 ) => Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError | E>
+
+/**
+ * Where a response read whole keeps its body as text (UTF-8, as `text` gives it), so that an
+ * attempt decodes it in the step that receives the response. Registered, like `executeWithinKey`.
+ *
+ * @internal
+ */
+export const bodyTextKey: unique symbol = Symbol.for("@tink-effect/core/HttpClientResponse/bodyText")
+
+/** The body text of a response read whole, or `undefined` for any other response. @internal */
+export const bodyTextOf = (response: HttpClientResponse.HttpClientResponse): string | undefined => {
+  const text = (response as { readonly [bodyTextKey]?: unknown })[bodyTextKey]
+  return typeof text === "string" ? text : undefined
+}
 
 /**
  * The key a transport (`NodeTinkHttpClient`) keeps its `ExecuteWithin` under on its

@@ -84,8 +84,8 @@ class SpanFailure extends globalThis.Error {
   }
 }
 
-/** The low-cardinality name of a failure: the error's tag, or `_OTHER` (the conventions' word). */
-const errorTypeOf = (error: unknown): string =>
+/** The low-cardinality name of a failure: the error's tag, or `_OTHER` (the conventions' word). @internal */
+export const errorTypeOf = (error: unknown): string =>
   typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
     ? error._tag
     : "_OTHER"
@@ -133,21 +133,29 @@ export type CacheOutcome = "miss" | "bypass"
  */
 export const operation = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
-  options: {
-    readonly operation: string | undefined
-    readonly scopeHash?: string | undefined
-    readonly cache?: CacheOutcome | undefined
-  }
+  options: OperationOptions
+): Effect.Effect<A, E, R> =>
+  options.operation === undefined ? effect : Effect.withFiberRuntime((fiber) => operationIn(fiber, effect, options))
+
+/** @internal */
+export interface OperationOptions {
+  readonly operation: string | undefined
+  readonly scopeHash?: string | undefined
+  readonly cache?: CacheOutcome | undefined
+}
+
+/** `operation`, for a caller that already runs in `fiber`: no step of its own. @internal */
+export const operationIn = <A, E, R>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  effect: Effect.Effect<A, E, R>,
+  options: OperationOptions
 ): Effect.Effect<A, E, R> => {
   const name = options.operation
-  if (name === undefined) return effect
-  return Effect.withFiberRuntime((fiber) => {
-    if (!isTracing(fiber)) return effect
-    const attributes: Record<string, string> = {}
-    if (options.cache !== undefined) attributes["tink.cache.outcome"] = options.cache
-    if (options.scopeHash !== undefined) attributes["tink.scope.hash"] = options.scopeHash
-    return spanned(effect, operationName(name), name, { attributes })
-  })
+  if (name === undefined || !isTracing(fiber)) return effect
+  const attributes: Record<string, string> = {}
+  if (options.cache !== undefined) attributes["tink.cache.outcome"] = options.cache
+  if (options.scopeHash !== undefined) attributes["tink.scope.hash"] = options.scopeHash
+  return spanned(effect, operationName(name), name, { attributes })
 }
 
 /** @internal */
@@ -237,14 +245,47 @@ const labelsOf = (
   })
 }
 
-/** `error.type` of an ended attempt: the error's tag, the defect's class, or `interrupted`. */
-const exitErrorType = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
-  if (Exit.isSuccess(exit)) return undefined
-  const failure = Cause.failureOption(exit.cause)
+/**
+ * `error.type` of an attempt that failed: the error's tag, the defect's class, or `interrupted`.
+ *
+ * @internal
+ */
+export const causeErrorType = (cause: Cause.Cause<unknown>): string => {
+  const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) return errorTypeOf(failure.value)
-  const defect = Cause.dieOption(exit.cause)
+  const defect = Cause.dieOption(cause)
   if (Option.isSome(defect)) return defect.value instanceof globalThis.Error ? defect.value.name : "_OTHER"
   return "interrupted"
+}
+
+/** `error.type` of an ended attempt, none for a success. */
+const exitErrorType = (exit: Exit.Exit<unknown, unknown>): string | undefined =>
+  Exit.isSuccess(exit) ? undefined : causeErrorType(exit.cause)
+
+/**
+ * How an attempt nobody traces records its duration: the caller reports its end once, with the
+ * answer's status and the error's `error.type` (`errorTypeOf`, `causeErrorType`), as `attempt`
+ * records it on exit. For an attempt whose transport reports interruption (`ExecuteWithin`), so
+ * that it needs no exit handler of its own.
+ *
+ * @internal
+ */
+export const attemptEnd = (
+  info: { readonly method: string; readonly route: string },
+  baseUrl: string,
+  clock: Clock.Clock
+): (status: number | undefined, errorType: string | undefined) => void => {
+  const server = serverOf(baseUrl)
+  const startedAt = secondsOf(clock)
+  let ended = false
+  return (status, errorType) => {
+    if (ended) return
+    ended = true
+    TinkMetrics.httpDuration.unsafeUpdate(
+      secondsOf(clock) - startedAt,
+      labelsOf(info.method, info.route, server, status, errorType)
+    )
+  }
 }
 
 const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)

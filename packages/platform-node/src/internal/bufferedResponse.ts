@@ -11,6 +11,9 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { IncomingHttpHeaders } from "node:http"
 
+/** Registered by `@tink-effect/core` under the same name: the body text of a response read whole. */
+const bodyTextKey = Symbol.for("@tink-effect/core/HttpClientResponse/bodyText")
+
 /**
  * A response whose body has been read whole: every accessor is ready at once, with no stream or
  * promise behind it. Tink's answers are small JSON documents the client reads in full anyway.
@@ -56,6 +59,11 @@ export class BufferedResponse extends Inspectable.Class implements HttpClientRes
       this.cachedText = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
     }
     return this.cachedText
+  }
+
+  /** The text under the key the Tink client reads it from (see `NodeTinkHttpClient`'s `withinKey`). */
+  get [bodyTextKey](): string {
+    return this.bodyText
   }
 
   get text(): Effect.Effect<string, HttpClientError.ResponseError> {
