@@ -15,6 +15,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import * as Ids from "./Ids.js"
+import { CredentialArray } from "./internal/credentialList.js"
 import { decode, decodeSync, rule } from "./internal/input.js"
 import * as Schemas from "./Schemas.js"
 import * as WatchCredential from "./WatchCredential.js"
@@ -300,13 +301,6 @@ const withSession = <A>(
       Context.get(context, TinkClient.TinkClient)
     return f(client, TinkClient.userAuth(user), user)
   }) as Effect.Effect<A, TinkError.TinkError, TinkClient.TinkClient | TinkUser.TinkUser>
-
-/** The list body decoded straight to its array, so the cached value is what callers get. */
-const CredentialArray = Schema.transform(Schemas.CredentialList, Schema.Array(Schema.typeSchema(Schemas.Credential)), {
-  strict: true,
-  decode: (list) => list.credentials,
-  encode: (credentials) => ({ credentials })
-})
 
 /**
  * Lists the session user's credentials. Cached for 30 seconds per user: credential status

@@ -1,12 +1,14 @@
 /**
  * The hand-written reader of the common credential form (internal/credentialReader.ts) must build
  * exactly what the `Credential` schema builds, same keys in the same order, and hand everything
- * else to the schema. Checked against the schema itself, on the forms Tink sends and on any mix
+ * else to the schema; so must the list read by hand (internal/credentialList.ts) against the
+ * list's schema. Checked against the schemas themselves, on the forms Tink sends and on any mix
  * of wrong ones.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Schemas } from "@tink-effect/users"
-import { Either, FastCheck, ParseResult, Schema } from "effect"
+import { Effect, Either, FastCheck, Logger, LogLevel, ParseResult, Schema } from "effect"
+import { CredentialArray, CredentialArrayBySchema } from "../src/internal/credentialList.js"
 import { readCredentialProps } from "../src/internal/credentialReader.js"
 
 const bySchema = ParseResult.decodeUnknownEither(Schemas.Credential)
@@ -141,5 +143,40 @@ describe("credential reader", () => {
       ]
     )
     for (const credential of list.credentials) assert.instanceOf(credential, Schemas.Credential)
+  })
+
+  it("a list read by hand is what the list's schema decodes, or the schema's own answer", () => {
+    const byHand = Schema.decodeUnknownEither(CredentialArray)
+    const bySchema = Schema.decodeUnknownEither(CredentialArrayBySchema)
+    const body = FastCheck.oneof(
+      {
+        weight: 8,
+        arbitrary: FastCheck.array(credentialInput, { maxLength: 4 }).map((credentials) => ({ credentials }))
+      },
+      FastCheck.array(credentialInput, { maxLength: 2 }).map((credentials) => ({ credentials, extra: 1 })),
+      FastCheck.constantFrom({}, { credentials: null }, { credentials: "none" }, [], null, "text", 1)
+    )
+    let readByHand = 0
+    const check = () =>
+      FastCheck.assert(
+        FastCheck.property(body, (input) => {
+          const expected = bySchema(input, { onExcessProperty: "ignore" })
+          const actual = byHand(input, { onExcessProperty: "ignore" })
+          if (Either.isLeft(expected)) {
+            assert.isTrue(Either.isLeft(actual), "the list read by hand accepted what the schema refuses")
+            assert.strictEqual(String(Either.flip(actual).pipe(Either.getOrThrow)), String(expected.left))
+            return
+          }
+          assert.deepStrictEqual(shape(Either.getOrThrow(actual)), shape(expected.right))
+          if (Array.isArray((input as { credentials?: unknown } | null)?.credentials)) readByHand++
+        }),
+        { numRuns: 2000 }
+      )
+    // Run in a fiber whose logs are off: the schema reports every credential it leaves out.
+    Effect.runSync(Effect.sync(check).pipe(Logger.withMinimumLogLevel(LogLevel.None)))
+    assert.isAbove(readByHand, 500)
+    // It encodes back to the body, as the schema does.
+    const list = Schema.decodeUnknownSync(CredentialArray)({ credentials: [{ id: "c1", providerName: "p" }] })
+    assert.deepStrictEqual(Schema.encodeSync(CredentialArray)(list), Schema.encodeSync(CredentialArrayBySchema)(list))
   })
 })

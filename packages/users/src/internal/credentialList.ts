@@ -1,0 +1,57 @@
+/**
+ * The body of `GET /api/v1/credentials/list` decoded straight to its array of credentials (what
+ * `Users.listCredentials` returns and caches). A list whose credentials are all in the common
+ * form is read by hand (`readCredentialProps`), each credential built as the schema builds it;
+ * anything else (an odd credential, a missing or `null` list, another shape) is decoded by the
+ * schema, which leaves out and reports what does not decode. The schema's walk of the list cost
+ * about as much as reading the credentials themselves. `test/credentialReader.test.ts` checks
+ * that the two agree.
+ *
+ * @internal
+ */
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { Credential, CredentialList } from "../Schemas.js"
+import { readCredentialProps } from "./credentialReader.js"
+
+/** The list decoded by its schema alone. @internal */
+export const CredentialArrayBySchema = Schema.transform(CredentialList, Schema.Array(Schema.typeSchema(Credential)), {
+  strict: true,
+  decode: (list) => list.credentials,
+  encode: (credentials) => ({ credentials })
+})
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => {
+  if (typeof value !== "object" || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+/** The credentials, when the body and every credential in it are in the common form. */
+const readList = (input: unknown): Array<Credential> | undefined => {
+  if (!isPlainObject(input)) return undefined
+  const elements = input.credentials
+  if (!Array.isArray(elements)) return undefined
+  const credentials: Array<Credential> = []
+  for (const element of elements) {
+    let props: Record<string, unknown> | undefined
+    try {
+      props = readCredentialProps(element)
+    } catch {
+      // A getter that throws: the schema meets it too, and says what it makes of it.
+      return undefined
+    }
+    if (props === undefined) return undefined
+    credentials.push(new Credential(props as ConstructorParameters<typeof Credential>[0], true))
+  }
+  return credentials
+}
+
+/** The list body as its array of credentials; encodes back to the body. @internal */
+export const CredentialArray = Schema.declare([CredentialArrayBySchema], {
+  decode: (bySchema) => (input, options) => {
+    const read = readList(input)
+    return read !== undefined ? ParseResult.succeed(read) : ParseResult.decodeUnknown(bySchema)(input, options)
+  },
+  encode: (bySchema) => (input, options) => ParseResult.encodeUnknown(bySchema)(input, options)
+})
