@@ -13,6 +13,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Schema from "effect/Schema"
+import type * as Tracer from "effect/Tracer"
 import { AccessToken } from "../AccessToken.js"
 import * as CachePolicy from "../CachePolicy.js"
 import * as ResponseCache from "../ResponseCache.js"
@@ -203,7 +204,8 @@ export const make = (
     info: Response.RequestInfo,
     request: HttpClientRequest.HttpClientRequest,
     schema: Schema.Schema<A, I> | undefined,
-    timeout: Duration.Duration
+    timeout: Duration.Duration,
+    sentBefore: number
   ): Effect.Effect<A, TinkError.TinkError> => {
     const onTimeout = () => new TinkError.TinkTimeoutError({ method: info.method, path: info.path })
     const answered = (
@@ -247,7 +249,8 @@ export const make = (
           if (millis === undefined) return general(observe)
           const execute = (request: HttpClientRequest.HttpClientRequest) => executeWithin(request, millis, onTimeout)
           return answered(config.tracePropagation ? propagated(request, execute) : execute(request), observe)
-        })
+        }),
+      sentBefore
     )
   }
 
@@ -316,30 +319,32 @@ export const make = (
     return Effect.withFiberRuntime((fiber) => {
       const overrides = fiber.getFiberRef(Options.overrides)
       const timeout = overrides.requestTimeout ?? config.requestTimeout
-      const once = attempt(info, request, options.schema, timeout)
       // The first attempt runs on its own: the schedule's machinery (tens of microseconds)
       // starts only after a failure, which it then takes as its first input, as
       // `Effect.retry` would have.
-      const retry = (first: TinkError.TinkError) => {
+      const retry = (first: TinkError.TinkError): Effect.Effect<A, TinkError.TinkError> => {
         let replayed = false
-        const again = Effect.suspend(() => {
-          if (replayed) return once
+        const again: Effect.Effect<A, TinkError.TinkError> = Effect.suspend(() => {
+          if (replayed) return retries
           replayed = true
           return Effect.fail(first)
         })
         return Effect.retry(again, retryPolicy(idempotent, overrides.maxRetries))
       }
-      return firstAttemptIn(fiber, info, request, options.schema, timeout, retry) ?? Effect.catchAll(once, retry)
+      const first = firstAttemptIn(fiber, info, request, options.schema, timeout, retry)
+      // Retries are the general attempt, counting the first attempt made either way.
+      const retries = attempt(info, request, options.schema, timeout, first === undefined ? 0 : 1)
+      return first ?? Effect.catchAll(retries, retry)
     })
   }
 
   /**
    * The first attempt as one handler on the transport's own effect, where that is all it needs:
-   * the transport keeps the deadline and reads answers whole (`NodeTinkHttpClient`), the clock
-   * is the live one, and nobody records spans or propagates them. The answer is then decoded,
-   * a failure mapped and handed to `retry`, and the duration recorded, in the step that gets
-   * the answer (an interruption is reported by the transport, which aborts the request). Any
-   * other attempt, and every retry, goes the general way (`attempt`), to the same results.
+   * the transport keeps the deadline and reads answers whole (`NodeTinkHttpClient`), and the
+   * clock is the live one. The answer is then decoded, a failure mapped and handed to `retry`,
+   * and the duration (and span, when spans are recorded) ended, in the step that gets the
+   * answer; an interruption is reported by the transport, which aborts the request. Any other
+   * attempt, and every retry, goes the general way (`attempt`), to the same results.
    */
   const firstAttemptIn = <A, I>(
     fiber: InFiber.RunningFiber,
@@ -349,13 +354,30 @@ export const make = (
     timeout: Duration.Duration,
     retry: (error: TinkError.TinkError) => Effect.Effect<A, TinkError.TinkError>
   ): Effect.Effect<A, TinkError.TinkError> | undefined => {
-    if (executeWithin === undefined || config.tracePropagation || Tracing.isTracing(fiber)) return undefined
+    if (executeWithin === undefined) return undefined
     const millis = Timeout.timerMillis(fiber, timeout)
     if (millis === undefined) return undefined
-    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-    const end = Tracing.attemptEnd(info, config.baseUrl, clock)
-    const failed = (error: TinkError.TinkError, status: number | undefined) => {
-      end(status, Tracing.errorTypeOf(error))
+    const within = executeWithin
+    if (!Tracing.isTracing(fiber)) return handled(within, fiber, info, request, schema, millis, retry, undefined)
+    return Effect.flatMap(
+      Tracing.attemptSpan(info, config.baseUrl),
+      (span) => handled(within, fiber, info, request, schema, millis, retry, span)
+    )
+  }
+
+  const handled = <A, I>(
+    within: Timeout.ExecuteWithin,
+    fiber: InFiber.RunningFiber,
+    info: Response.RequestInfo,
+    request: HttpClientRequest.HttpClientRequest,
+    schema: Schema.Schema<A, I> | undefined,
+    millis: number,
+    retry: (error: TinkError.TinkError) => Effect.Effect<A, TinkError.TinkError>,
+    span: Tracer.Span | undefined
+  ): Effect.Effect<A, TinkError.TinkError> => {
+    const end = Tracing.attemptEnd(info, config.baseUrl, fiber, span)
+    const failed = (error: TinkError.TinkError, response?: HttpClientResponse.HttpClientResponse) => {
+      end(Exit.fail(error), response)
       return retry(error)
     }
     const answer = (
@@ -364,32 +386,39 @@ export const make = (
     ): Effect.Effect<A, TinkError.TinkError> => {
       const status = response.status
       if (status < 200 || status >= 300) {
-        return failed(Response.statusError(info, response, text, clock.unsafeCurrentTimeMillis()), status)
+        const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+        return failed(Response.statusError(info, response, text, now), response)
       }
       const decoded = Response.decodeBodyEither(info, response, text, schema)
-      if (Either.isLeft(decoded)) return failed(decoded.left, status)
-      end(status, undefined)
+      if (Either.isLeft(decoded)) return failed(decoded.left, response)
+      end(Exit.succeed(decoded.right), response)
       return Effect.succeed(decoded.right)
     }
+    // The trace headers of the attempt's span, or of the caller's when nobody records spans.
+    const parent = span ?? fiber.currentSpan
+    const sent = config.tracePropagation && parent?._tag === "Span"
+      ? HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(parent))
+      : request
     const onTimeout = () => new TinkError.TinkTimeoutError({ method: info.method, path: info.path })
-    return Effect.matchCauseEffect(executeWithin(request, millis, onTimeout, () => end(undefined, "interrupted")), {
+    const onInterrupt = () => end(Exit.interrupt(fiber.id()), undefined)
+    return Effect.matchCauseEffect(within(sent, millis, onTimeout, onInterrupt), {
       onSuccess: (response) => {
         const text = Timeout.bodyTextOf(response)
         if (text !== undefined) return answer(response, text)
         // A transport whose answers keep their text elsewhere: read it, then the same.
         return Effect.matchEffect(response.text, {
           onSuccess: (text) => answer(response, text),
-          onFailure: (error) => failed(Response.transportError(info, error), response.status)
+          onFailure: (error) => failed(Response.transportError(info, error), response)
         })
       },
       onFailure: (cause) => {
         const failure = Cause.failureOrCause(cause)
         if (Either.isRight(failure)) {
-          end(undefined, Tracing.causeErrorType(cause))
+          end(Exit.failCause(failure.right), undefined)
           return Effect.failCause(failure.right)
         }
         const error = failure.left
-        return failed(TinkError.isTinkError(error) ? error : Response.transportError(info, error), undefined)
+        return failed(TinkError.isTinkError(error) ? error : Response.transportError(info, error))
       }
     })
   }

@@ -263,27 +263,79 @@ const exitErrorType = (exit: Exit.Exit<unknown, unknown>): string | undefined =>
   Exit.isSuccess(exit) ? undefined : causeErrorType(exit.cause)
 
 /**
- * How an attempt nobody traces records its duration: the caller reports its end once, with the
- * answer's status and the error's `error.type` (`errorTypeOf`, `causeErrorType`), as `attempt`
- * records it on exit. For an attempt whose transport reports interruption (`ExecuteWithin`), so
- * that it needs no exit handler of its own.
+ * The attributes of an attempt's span, by the conventions for HTTP clients (`attempt`'s own).
+ */
+const attemptAttributes = (
+  info: { readonly method: string; readonly route: string },
+  server: Server,
+  resends: number
+): Record<string, unknown> => {
+  const attributes: Record<string, unknown> = {
+    "http.request.method": info.method,
+    "url.template": info.route,
+    "server.address": server.address,
+    "server.port": server.port
+  }
+  if (resends > 0) attributes["http.request.resend_count"] = resends
+  return attributes
+}
+
+/**
+ * Opens the span of an attempt the caller runs as one handler (see `attemptEnd`), as `attempt`
+ * would open it, but not as the current span: nothing runs inside an attempt but the transport,
+ * so the caller sends its trace headers itself, and `attemptEnd` ends it.
+ *
+ * @internal
+ */
+export const attemptSpan = (
+  info: { readonly method: string; readonly route: string },
+  baseUrl: string
+): Effect.Effect<Tracer.Span> =>
+  Effect.makeSpan(attemptName(info.method, info.route), {
+    kind: "client",
+    attributes: attemptAttributes(info, serverOf(baseUrl), 0),
+    captureStackTrace: false
+  })
+
+/**
+ * How an attempt run as one handler (no exit handler of its own: its transport reports
+ * interruption, see `ExecuteWithin`) records its end, as `attempt` records it on exit: its
+ * duration, and its span's status, Tink's request id, `error.type` and end (a failure as a
+ * stand-in) when it has one. The first report counts.
  *
  * @internal
  */
 export const attemptEnd = (
   info: { readonly method: string; readonly route: string },
   baseUrl: string,
-  clock: Clock.Clock
-): (status: number | undefined, errorType: string | undefined) => void => {
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  span: Tracer.Span | undefined
+): (
+  exit: Exit.Exit<unknown, unknown>,
+  response: HttpClientResponse.HttpClientResponse | undefined
+) => void => {
   const server = serverOf(baseUrl)
+  const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
   const startedAt = secondsOf(clock)
   let ended = false
-  return (status, errorType) => {
+  return (exit, response) => {
     if (ended) return
     ended = true
+    const status = response?.status
+    const errorType = exitErrorType(exit)
     TinkMetrics.httpDuration.unsafeUpdate(
       secondsOf(clock) - startedAt,
       labelsOf(info.method, info.route, server, status, errorType)
+    )
+    if (span === undefined || span.status._tag === "Ended") return
+    if (status !== undefined) span.attribute("http.response.status_code", status)
+    const requestId = response === undefined ? undefined : requestIdOf(response)
+    if (requestId !== undefined) span.attribute("tink.request_id", requestId)
+    if (errorType !== undefined) span.attribute("error.type", errorType)
+    const where = attemptName(info.method, info.route)
+    span.end(
+      fiber.getFiberRef(FiberRef.currentTracerTimingEnabled) ? clock.unsafeCurrentTimeNanos() : BigInt(0),
+      Exit.mapError(exit, hide(where))
     )
   }
 }
@@ -315,10 +367,11 @@ const secondsOf = (clock: Clock.Clock): number => {
 export const attempt = <A, E>(
   info: { readonly method: string; readonly route: string },
   baseUrl: string,
-  run: (observe: (response: HttpClientResponse.HttpClientResponse) => void) => Effect.Effect<A, E>
+  run: (observe: (response: HttpClientResponse.HttpClientResponse) => void) => Effect.Effect<A, E>,
+  sentBefore = 0
 ): Effect.Effect<A, E> => {
   const server = serverOf(baseUrl)
-  let sent = 0
+  let sent = sentBefore
   return Effect.withFiberRuntime((fiber) => {
     const resends = sent++
     const traced = isTracing(fiber)
@@ -345,14 +398,7 @@ export const attempt = <A, E>(
     })
     if (!traced) return timed
     const name = attemptName(info.method, info.route)
-    const attributes: Record<string, unknown> = {
-      "http.request.method": info.method,
-      "url.template": info.route,
-      "server.address": server.address,
-      "server.port": server.port
-    }
-    if (resends > 0) attributes["http.request.resend_count"] = resends
-    return spanned(timed, name, name, { kind: "client", attributes })
+    return spanned(timed, name, name, { kind: "client", attributes: attemptAttributes(info, server, resends) })
   })
 }
 
