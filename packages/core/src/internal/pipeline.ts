@@ -137,20 +137,24 @@ export const make = (
   } as const
 
   /**
-   * Requests without their token, by method and URL, built once: a request then costs one copy
-   * with its `authorization` header. Reads repeat a few URLs; the cap is a backstop against URLs
-   * with ids churning it.
+   * Requests without their token, by method and path, built once: a request then costs one copy
+   * with its `authorization` header. Reads repeat a few paths (held as constants, so a lookup
+   * compares them by identity); the cap is a backstop against paths with ids churning it.
    */
-  const templates = new Map<string, HttpClientRequest.HttpClientRequest>()
-  const templateOf = (method: Method, url: string): HttpClientRequest.HttpClientRequest => {
-    const key = method + " " + url
-    let template = templates.get(key)
+  const templates = new Map<Method, Map<string, HttpClientRequest.HttpClientRequest>>()
+  const templateOf = (method: Method, path: string): HttpClientRequest.HttpClientRequest => {
+    let byPath = templates.get(method)
+    if (byPath === undefined) {
+      byPath = new Map()
+      templates.set(method, byPath)
+    }
+    let template = byPath.get(path)
     if (template === undefined) {
-      if (templates.size >= 512) templates.clear()
-      template = HttpClientRequest.make(method)(url).pipe(
+      if (byPath.size >= 512) byPath.clear()
+      template = HttpClientRequest.make(method)(config.baseUrl + path).pipe(
         HttpClientRequest.setHeaders({ accept: "application/json", "user-agent": userAgent })
       )
-      templates.set(key, template)
+      byPath.set(path, template)
     }
     return template
   }
@@ -165,7 +169,7 @@ export const make = (
     options: TinkClient.RequestOptions,
     token: Redacted.Redacted<string> | undefined
   ): HttpClientRequest.HttpClientRequest | TinkError.TinkValidationError => {
-    let request = templateOf(method, config.baseUrl + path)
+    let request = templateOf(method, path)
     if (token !== undefined) {
       request = HttpClientRequest.setHeader(request, "authorization", `Bearer ${Redacted.value(token)}`)
     }
@@ -525,7 +529,18 @@ export const make = (
       const check = this.options.check
       const session = this.session
       // The session's own auth, whatever `options` holds: it is what the entry is kept under.
-      const sent = send("GET", this.path, { ...this.options, auth: { _tag: "User", session } })
+      // Written out rather than spread: one shape for every read.
+      const options = this.options
+      const sent = send("GET", this.path, {
+        auth: { _tag: "User", session },
+        query: options.query,
+        body: options.body,
+        sensitive: options.sensitive,
+        idempotent: options.idempotent,
+        operation: options.operation,
+        route: options.route,
+        schema: options.schema
+      })
       const checked = check === undefined ? sent : Effect.flatMap(sent, (value) => {
         const error = check(value, session)
         return error === undefined ? Effect.succeed(value) : Effect.fail(error)

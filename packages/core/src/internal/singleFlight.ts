@@ -27,12 +27,19 @@ export interface SingleFlight {
 
 type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
 
-/** One run in flight: its fiber, its waiters, and its exit once it has one. */
+/**
+ * One run in flight: its fiber, its waiters, and its exit once it has one. Most runs have one
+ * waiter, the reader that started them: it is kept apart, and a set made only for joiners.
+ */
 interface Flight<A, E> {
   fiber: Fiber.RuntimeFiber<A, E> | undefined
   exit: Exit.Exit<A, E> | undefined
-  readonly waiters: Set<Resume<A, E>>
+  first: Resume<A, E> | undefined
+  joiners: Set<Resume<A, E>> | undefined
 }
+
+const isWaited = (flight: Flight<any, any>): boolean =>
+  flight.first !== undefined || (flight.joiners !== undefined && flight.joiners.size > 0)
 
 /**
  * The single flight of an owner (a cache, a client) whose scope is given: closing it interrupts
@@ -57,10 +64,12 @@ export const make = (scope: Scope.Scope): Effect.Effect<SingleFlight> =>
     const wait = <A, E>(group: string, key: string, flight: Flight<A, E>): Effect.Effect<A, E> =>
       Effect.async<A, E>((resume) => {
         if (flight.exit !== undefined) return resume(flight.exit)
-        flight.waiters.add(resume)
+        if (flight.first === undefined && flight.joiners === undefined) flight.first = resume
+        else (flight.joiners ??= new Set()).add(resume)
         return Effect.sync(() => {
-          flight.waiters.delete(resume)
-          if (flight.waiters.size === 0 && flight.exit === undefined) {
+          if (flight.first === resume) flight.first = undefined
+          else flight.joiners?.delete(resume)
+          if (!isWaited(flight) && flight.exit === undefined) {
             // Nobody wants the answer any more: a later read starts afresh.
             release(group, key, flight)
             flight.fiber?.unsafeInterruptAsFork(FiberId.none)
@@ -85,7 +94,7 @@ export const make = (scope: Scope.Scope): Effect.Effect<SingleFlight> =>
         if (closed) return Effect.interrupt
         // Registered synchronously, before anything yields, so concurrent callers cannot both
         // start a run.
-        const flight: Flight<A, E> = { fiber: undefined, exit: undefined, waiters: new Set() }
+        const flight: Flight<A, E> = { fiber: undefined, exit: undefined, first: undefined, joiners: undefined }
         let flights = groups.get(group)
         if (flights === undefined) {
           flights = new Map()
@@ -107,9 +116,12 @@ export const make = (scope: Scope.Scope): Effect.Effect<SingleFlight> =>
           running.delete(child)
           release(group, key, flight)
           flight.exit = exit
-          const waiters = Array.from(flight.waiters)
-          flight.waiters.clear()
-          for (const resume of waiters) resume(exit)
+          const first = flight.first
+          const joiners = flight.joiners === undefined ? [] : Array.from(flight.joiners)
+          flight.first = undefined
+          flight.joiners?.clear()
+          first?.(exit)
+          for (const resume of joiners) resume(exit)
         })
         return wait(group, key, flight)
       })
