@@ -26,6 +26,8 @@ export interface B2 {
   readonly layerUndici: Pair
   /** The least a cached, typed miss costs in an Effect program (no library code), sequential. */
   readonly floor: readonly [Measurement, Measurement]
+  /** The same with a tracer installed and the fetch in an operation span and an attempt span. */
+  readonly floorTraced: readonly [Measurement, Measurement]
   /** `NodeHttpClient.layerUndici` alone (`HttpClient.get` and `json`), sequential. */
   readonly layerUndiciAlone: readonly [Measurement, Measurement]
 }
@@ -105,9 +107,11 @@ const CredentialArray = Schema.transform(Schemas.CredentialList, Schema.Array(Sc
  * interrupted reader would spare others joining it) and awaits it; the fetch sends the request
  * on one keep-alive undici connection (`dispatch`, the body read whole, a timer for its
  * deadline), parses the JSON, decodes it with the same schema into the same classes, freezes
- * it, and keeps it in a Map.
+ * it, and keeps it in a Map. With `traced`, a tracer is installed and the fetch is in two spans,
+ * an operation's and, inside it, the HTTP attempt's (`Effect.withSpan`), as an instrumented
+ * client must record them.
  */
-const measureFloor = async (): Promise<readonly [Measurement, Measurement]> => {
+const measureFloor = async (traced: boolean): Promise<readonly [Measurement, Measurement]> => {
   const server = await fixedListServer()
   const client = new Client(new URL(server.url).origin, { keepAliveTimeout: 60_000, headersTimeout: 0, bodyTimeout: 0 })
   const decode = ResponseCache.decoderOf(CredentialArray)
@@ -139,8 +143,16 @@ const measureFloor = async (): Promise<readonly [Measurement, Measurement]> => {
       })
       return Effect.sync(() => controller?.abort(new Error("interrupted")))
     })
+  const sent = (token: string) =>
+    traced
+      ? Effect.withSpan(
+        Effect.withSpan(send(token), "GET /api/v1/credentials/list", { kind: "client", captureStackTrace: false }),
+        "tink.users.listCredentials",
+        { captureStackTrace: false }
+      )
+      : send(token)
   const fetchAndStore = (token: string) =>
-    Effect.flatMap(send(token), (bytes) => {
+    Effect.flatMap(sent(token), (bytes) => {
       const decoded = decode(JSON.parse(bytes.toString("utf8")))
       if (decoded._tag === "Left") return Effect.fail(new Error("the fixed list did not decode"))
       const value = ResponseCache.freezeDeep(decoded.right)
@@ -161,9 +173,11 @@ const measureFloor = async (): Promise<readonly [Measurement, Measurement]> => {
     })
   let next = 0
   const plain = plainReads(server.url)
+  const tracer = countingTracer()
+  const reads = (n: number) =>
+    Effect.forEach(Array.from({ length: n }, () => `token-${next++}`), read, { discard: true })
   const floor = await measurePair(
-    (n) =>
-      Effect.runPromise(Effect.forEach(Array.from({ length: n }, () => `token-${next++}`), read, { discard: true })),
+    (n) => Effect.runPromise(traced ? reads(n).pipe(Effect.provide(tracer.layer)) : reads(n)),
     (n) => plain.pool(n, 1),
     { iterations: 1_000, samples: 9, warmup: 2 }
   )
@@ -199,7 +213,8 @@ export const run = async (): Promise<B2> => {
   const tracing = countingTracer()
   const leanTraced = { ...await measureWith(transports.lean, tracing.layer), spans: tracing.counter.spans }
   const layerUndici = await measureWith(transports.layerUndici)
-  const floor = await measureFloor()
+  const floor = await measureFloor(false)
+  const floorTraced = await measureFloor(true)
   const layerUndiciAlone = await measureLayerUndiciAlone()
-  return { lean, leanTraced, layerUndici, floor, layerUndiciAlone }
+  return { lean, leanTraced, layerUndici, floor, floorTraced, layerUndiciAlone }
 }

@@ -123,6 +123,15 @@ await section("B2", async () => {
     target: "report (a miss's floor on Effect 3)",
     met: true
   })
+  add({
+    row:
+      "B2 floor with a tracer installed (the same, the fetch in an operation span and an attempt span, Effect.withSpan) vs undici + JSON.parse, sequential",
+    figure: f(b2.floorTraced[0]),
+    baseline: f(b2.floorTraced[1]),
+    ratio: `${ratio(...b2.floorTraced).toFixed(2)}x`,
+    target: "report (a traced miss's floor on Effect 3)",
+    met: true
+  })
   pairRows("layerUndici", b2.layerUndici, undefined, undefined)
   add({
     row: "B2 layerUndici alone (HttpClient.get + json, no library code) vs undici + JSON.parse, sequential",
