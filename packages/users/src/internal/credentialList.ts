@@ -5,16 +5,15 @@
  * anything else (an odd credential, a missing or `null` list, another shape) is decoded by the
  * schema, which leaves out and reports what does not decode. The schema's walk of the list cost
  * about as much as reading the credentials themselves. `test/credentialReader.test.ts` checks
- * that the two agree.
- *
- * @internal
+ * that the two agree. Internal to the package, though not tagged so: its test imports it, and
+ * sees this module through the package's declarations.
  */
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { Credential, CredentialList } from "../Schemas.js"
 import { readCredentialProps } from "./credentialReader.js"
 
-/** The list decoded by its schema alone. @internal */
+/** The list decoded by its schema alone. */
 export const CredentialArrayBySchema = Schema.transform(CredentialList, Schema.Array(Schema.typeSchema(Credential)), {
   strict: true,
   decode: (list) => list.credentials,
@@ -47,7 +46,7 @@ const readList = (input: unknown): Array<Credential> | undefined => {
   return credentials
 }
 
-/** The list body as its array of credentials; encodes back to the body. @internal */
+/** The list body as its array of credentials; encodes back to the body. */
 export const CredentialArray = Schema.declare([CredentialArrayBySchema], {
   decode: (bySchema) => (input, options) => {
     const read = readList(input)
