@@ -214,15 +214,29 @@ const freezable = (value: object): boolean => {
 /** The hash method of Effect's structural data (`Data.Class`, `Schema.Class`, `Data.struct`...). */
 const structuralHash = (Data.Class.prototype as Hash.Hash)[Hash.symbol]
 
+const frozenHashes = new WeakMap<object, number>()
+
 /**
- * Gives structural data its hash method as an own property, computed on first use and kept in a
- * closure: the prototype's method caches the hash by defining a property, which a frozen object
- * refuses. Most values are never hashed, and hashing a credential up front (its key and value
- * strings, and a WeakMap entry for its `fields` object) cost more than the rest of freezing it.
+ * The hash method frozen structural data gets as an own property: the prototype's method caches
+ * the hash by defining a property, which a frozen object refuses. Computed on first use and kept
+ * aside; one function for every value, so an entry holds no closure of its own.
+ */
+const frozenStructuralHash = function(this: object): number {
+  let hash = frozenHashes.get(this)
+  if (hash === undefined) {
+    hash = Hash.structure(this)
+    frozenHashes.set(this, hash)
+  }
+  return hash
+}
+
+/**
+ * Gives structural data its hash method before it is frozen. Most values are never hashed, and
+ * hashing a credential up front (its key and value strings, and a WeakMap entry for its `fields`
+ * object) cost more than the rest of freezing it.
  */
 const deferHash = (value: object): void => {
-  let hash: number | undefined
-  Object.defineProperty(value, Hash.symbol, { value: () => hash ??= Hash.structure(value), enumerable: false })
+  Object.defineProperty(value, Hash.symbol, { value: frozenStructuralHash, enumerable: false })
 }
 
 /**
