@@ -332,7 +332,7 @@ export const attemptEnd = (
     const requestId = response === undefined ? undefined : requestIdOf(response)
     if (requestId !== undefined) span.attribute("tink.request_id", requestId)
     if (errorType !== undefined) span.attribute("error.type", errorType)
-    const where = attemptName(info.method, info.route)
+    const where = span.name
     span.end(
       fiber.getFiberRef(FiberRef.currentTracerTimingEnabled) ? clock.unsafeCurrentTimeNanos() : BigInt(0),
       Exit.mapError(exit, hide(where))

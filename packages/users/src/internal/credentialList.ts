@@ -41,7 +41,9 @@ const readList = (input: unknown): Array<Credential> | undefined => {
       return undefined
     }
     if (props === undefined) return undefined
-    credentials.push(new Credential(props as ConstructorParameters<typeof Credential>[0], true))
+    // What `new Credential(props, true)` builds from props that hold every default already
+    // (`fields`, the only one): the properties assigned to an instance, without copying them twice.
+    credentials.push(Object.assign(Object.create(Credential.prototype) as Credential, props))
   }
   return credentials
 }
