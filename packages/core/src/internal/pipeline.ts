@@ -329,16 +329,17 @@ export const make = (
       const retry = (first: TinkError.TinkError): Effect.Effect<A, TinkError.TinkError> => {
         let replayed = false
         const again: Effect.Effect<A, TinkError.TinkError> = Effect.suspend(() => {
-          if (replayed) return retries
+          if (replayed) return general()
           replayed = true
           return Effect.fail(first)
         })
         return Effect.retry(again, retryPolicy(idempotent, overrides.maxRetries))
       }
-      const first = firstAttemptIn(fiber, info, request, options.schema, timeout, retry)
-      // Retries are the general attempt, counting the first attempt made either way.
-      const retries = attempt(info, request, options.schema, timeout, first === undefined ? 0 : 1)
-      return first ?? Effect.catchAll(retries, retry)
+      const oneStep = firstAttemptIn(fiber, info, request, options.schema, timeout, retry)
+      // Retries are general attempts, built on the first failure, counting the first attempt.
+      let attempts: Effect.Effect<A, TinkError.TinkError> | undefined
+      const general = () => attempts ??= attempt(info, request, options.schema, timeout, oneStep === undefined ? 0 : 1)
+      return oneStep ?? Effect.catchAll(general(), retry)
     })
   }
 
