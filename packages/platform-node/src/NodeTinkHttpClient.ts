@@ -279,7 +279,7 @@ const fromPools = (pools: Map<string, Connections>, options: Options): HttpClien
     if (!Effect.isEffect(body)) return send(request, target, path, body, undefined, millis, onTimeout, onInterrupt)
     // Encoding the body takes part of the time allowed.
     const deadline = performance.now() + millis
-    return Effect.flatMap(body, (encoded) =>
+    const encodedThenSent = Effect.flatMap(body, (encoded) =>
       send(
         request,
         target,
@@ -288,8 +288,12 @@ const fromPools = (pools: Map<string, Connections>, options: Options): HttpClien
         encoded.contentType,
         Math.max(0, deadline - performance.now()),
         onTimeout,
-        onInterrupt
+        undefined
       ))
+    // Interrupted while the body is encoded or sent: reported once, whichever it was.
+    return onInterrupt === undefined
+      ? encodedThenSent
+      : Effect.onInterrupt(encodedThenSent, () => Effect.sync(onInterrupt))
   }
 
   const client = HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(

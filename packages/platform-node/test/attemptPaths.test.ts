@@ -1,6 +1,6 @@
 /**
  * The first attempt of a request runs one of two ways: in one handler on the lean transport's
- * own deadline-keeping `execute` (`NodeTinkHttpClient`, live clock, no tracer, no propagation),
+ * own deadline-keeping `execute` (`NodeTinkHttpClient` under the live clock, traced or not),
  * or the general way (`attempt` with its exit handler), which any other client takes, the same
  * transport wrapped by `HttpClient.transform` included, and which every retry takes. Over real
  * sockets, each scenario runs once each way: same outcome (value, or error and its fields), same

@@ -138,8 +138,8 @@ export const make = (
 
   /**
    * Requests without their token, by method and path, built once: a request then costs one copy
-   * with its `authorization` header. Reads repeat a few paths (held as constants, so a lookup
-   * compares them by identity); the cap is a backstop against paths with ids churning it.
+   * with its `authorization` header. Reads repeat a few paths without ids (held as constants, so
+   * a lookup compares them by identity); the cap is a backstop.
    */
   const templates = new Map<Method, Map<string, HttpClientRequest.HttpClientRequest>>()
   const templateOf = (method: Method, path: string): HttpClientRequest.HttpClientRequest => {
@@ -150,11 +150,14 @@ export const make = (
     }
     let template = byPath.get(path)
     if (template === undefined) {
-      if (byPath.size >= 512) byPath.clear()
       template = HttpClientRequest.make(method)(config.baseUrl + path).pipe(
         HttpClientRequest.setHeaders({ accept: "application/json", "user-agent": userAgent })
       )
-      byPath.set(path, template)
+      // A path with ids in it (its route differs) is rarely asked again: not kept.
+      if (checkedRoute(path) === path) {
+        if (byPath.size >= 512) byPath.clear()
+        byPath.set(path, template)
+      }
     }
     return template
   }
@@ -204,6 +207,21 @@ export const make = (
   /** The transport's own deadline-keeping `execute`, where it has one (`NodeTinkHttpClient`). */
   const executeWithin = Timeout.executeWithinOf(http)
 
+  const timeoutOf = (info: Response.RequestInfo) => () =>
+    new TinkError.TinkTimeoutError({ method: info.method, path: info.path })
+
+  /** What an answer read whole means: the decoded body, or the error its status documents. */
+  const outcomeOf = <A, I>(
+    info: Response.RequestInfo,
+    response: HttpClientResponse.HttpClientResponse,
+    text: string,
+    schema: Schema.Schema<A, I> | undefined,
+    clock: Clock.Clock
+  ): Either.Either<A, TinkError.TinkError> =>
+    response.status >= 200 && response.status < 300
+      ? Response.decodeBody(info, response, text, schema)
+      : Either.left(Response.statusError(info, response, text, clock.unsafeCurrentTimeMillis()))
+
   const attempt = <A, I>(
     info: Response.RequestInfo,
     request: HttpClientRequest.HttpClientRequest,
@@ -211,7 +229,7 @@ export const make = (
     timeout: Duration.Duration,
     sentBefore: number
   ): Effect.Effect<A, TinkError.TinkError> => {
-    const onTimeout = () => new TinkError.TinkTimeoutError({ method: info.method, path: info.path })
+    const onTimeout = timeoutOf(info)
     const answered = (
       sent: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError | TinkError.TinkError>,
       observe: (response: HttpClientResponse.HttpClientResponse) => void
@@ -220,15 +238,11 @@ export const make = (
         Effect.flatMap((response) => {
           observe(response)
           return Effect.flatMap(response.text, (text) =>
-            response.status >= 200 && response.status < 300
-              ? Response.decodeBody(info, response, text, schema)
-              : Effect.flatMap(
-                Clock.currentTimeMillis,
-                (now) => Effect.fail(Response.statusError(info, response, text, now))
-              ))
+            Effect.clockWith((clock) => outcomeOf(info, response, text, schema, clock)))
         }),
         Effect.catchIf(
-          (error): error is Exclude<typeof error, TinkError.TinkError> => !TinkError.isTinkError(error),
+          (error): error is Exclude<typeof error, TinkError.TinkError> =>
+            !TinkError.isTinkError(error),
           (error) => Effect.fail(Response.transportError(info, error))
         )
       )
@@ -380,33 +394,38 @@ export const make = (
     retry: (error: TinkError.TinkError) => Effect.Effect<A, TinkError.TinkError>,
     span: Tracer.Span | undefined
   ): Effect.Effect<A, TinkError.TinkError> => {
-    const end = Tracing.attemptEnd(info, config.baseUrl, fiber, span)
-    const failed = (error: TinkError.TinkError, response?: HttpClientResponse.HttpClientResponse) => {
-      end(Exit.fail(error), response)
-      return retry(error)
+    const record = Tracing.attemptEnd(info, config.baseUrl, fiber, span)
+    // An interruption that lands once the answer is in, before the handler below runs, skips both
+    // the handler and the transport's canceler: the fiber's end reports the attempt then.
+    const abandoned = () => record(Exit.interrupt(fiber.id()), undefined)
+    fiber.addObserver(abandoned)
+    const end = (exit: Exit.Exit<unknown, unknown>, response: HttpClientResponse.HttpClientResponse | undefined) => {
+      fiber.removeObserver(abandoned)
+      record(exit, response)
     }
     const answer = (
       response: HttpClientResponse.HttpClientResponse,
       text: string
     ): Effect.Effect<A, TinkError.TinkError> => {
-      const status = response.status
-      if (status < 200 || status >= 300) {
-        const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
-        return failed(Response.statusError(info, response, text, now), response)
+      const outcome = outcomeOf(info, response, text, schema, Context.get(fiber.currentDefaultServices, Clock.Clock))
+      if (Either.isLeft(outcome)) {
+        end(Exit.fail(outcome.left), response)
+        return retry(outcome.left)
       }
-      const decoded = Response.decodeBodyEither(info, response, text, schema)
-      if (Either.isLeft(decoded)) return failed(decoded.left, response)
-      end(Exit.succeed(decoded.right), response)
-      return Effect.succeed(decoded.right)
+      end(Exit.succeed(outcome.right), response)
+      return Effect.succeed(outcome.right)
+    }
+    const failed = (error: TinkError.TinkError, response: HttpClientResponse.HttpClientResponse | undefined) => {
+      end(Exit.fail(error), response)
+      return retry(error)
     }
     // The trace headers of the attempt's span, or of the caller's when nobody records spans.
     const parent = span ?? fiber.currentSpan
     const sent = config.tracePropagation && parent?._tag === "Span"
       ? HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(parent))
       : request
-    const onTimeout = () => new TinkError.TinkTimeoutError({ method: info.method, path: info.path })
     const onInterrupt = () => end(Exit.interrupt(fiber.id()), undefined)
-    return Effect.matchCauseEffect(within(sent, millis, onTimeout, onInterrupt), {
+    return Effect.matchCauseEffect(within(sent, millis, timeoutOf(info), onInterrupt), {
       onSuccess: (response) => {
         const text = Timeout.bodyTextOf(response)
         if (text !== undefined) return answer(response, text)
@@ -423,7 +442,7 @@ export const make = (
           return Effect.failCause(failure.right)
         }
         const error = failure.left
-        return failed(TinkError.isTinkError(error) ? error : Response.transportError(info, error))
+        return failed(TinkError.isTinkError(error) ? error : Response.transportError(info, error), undefined)
       }
     })
   }

@@ -1,7 +1,6 @@
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -376,10 +375,10 @@ export const transportError = (info: RequestInfo, error: HttpClientError.HttpCli
 }
 
 /**
- * Decodes a 2xx body; with no schema the body is ignored, so 204 gives void, never "". As an
- * `Either`, for an attempt that decodes in the step that receives the answer. @internal
+ * Decodes a 2xx body; with no schema the body is ignored, so 204 gives void, never "". An
+ * `Either`: an attempt decodes in the step that receives the answer. @internal
  */
-export const decodeBodyEither = <A, I>(
+export const decodeBody = <A, I>(
   info: RequestInfo,
   response: HttpClientResponse.HttpClientResponse,
   bodyText: string,
@@ -412,17 +411,6 @@ export const decodeBodyEither = <A, I>(
   }
   if (Either.isRight(decoded)) return decoded as Either.Either<A, never>
   return fail(info.sensitive ? shapeMismatch : safeText(describeIssues(decoded.left), scrubber(info.secrets))!)
-}
-
-/** `decodeBodyEither` as an effect. @internal */
-export const decodeBody = <A, I>(
-  info: RequestInfo,
-  response: HttpClientResponse.HttpClientResponse,
-  bodyText: string,
-  schema: Schema.Schema<A, I> | undefined
-): Effect.Effect<A, TinkError.TinkError> => {
-  const decoded = decodeBodyEither(info, response, bodyText, schema)
-  return Either.isRight(decoded) ? Effect.succeed(decoded.right) : Effect.fail(decoded.left)
 }
 
 const shapeMismatch = "body does not match the expected shape"

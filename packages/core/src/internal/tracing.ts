@@ -84,8 +84,8 @@ class SpanFailure extends globalThis.Error {
   }
 }
 
-/** The low-cardinality name of a failure: the error's tag, or `_OTHER` (the conventions' word). @internal */
-export const errorTypeOf = (error: unknown): string =>
+/** The low-cardinality name of a failure: the error's tag, or `_OTHER` (the conventions' word). */
+const errorTypeOf = (error: unknown): string =>
   typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
     ? error._tag
     : "_OTHER"
@@ -137,7 +137,7 @@ export const operation = <A, E, R>(
 ): Effect.Effect<A, E, R> =>
   options.operation === undefined ? effect : Effect.withFiberRuntime((fiber) => operationIn(fiber, effect, options))
 
-/** @internal */
+/** What an operation's span says: its name, the scope's short hash, how it met the cache. @internal */
 export interface OperationOptions {
   readonly operation: string | undefined
   readonly scopeHash?: string | undefined
@@ -245,22 +245,15 @@ const labelsOf = (
   })
 }
 
-/**
- * `error.type` of an attempt that failed: the error's tag, the defect's class, or `interrupted`.
- *
- * @internal
- */
-export const causeErrorType = (cause: Cause.Cause<unknown>): string => {
-  const failure = Cause.failureOption(cause)
+/** `error.type` of an ended attempt: the error's tag, the defect's class, or `interrupted`. */
+const exitErrorType = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
+  if (Exit.isSuccess(exit)) return undefined
+  const failure = Cause.failureOption(exit.cause)
   if (Option.isSome(failure)) return errorTypeOf(failure.value)
-  const defect = Cause.dieOption(cause)
+  const defect = Cause.dieOption(exit.cause)
   if (Option.isSome(defect)) return defect.value instanceof globalThis.Error ? defect.value.name : "_OTHER"
   return "interrupted"
 }
-
-/** `error.type` of an ended attempt, none for a success. */
-const exitErrorType = (exit: Exit.Exit<unknown, unknown>): string | undefined =>
-  Exit.isSuccess(exit) ? undefined : causeErrorType(exit.cause)
 
 /**
  * The attributes of an attempt's span, by the conventions for HTTP clients (`attempt`'s own).
@@ -343,9 +336,10 @@ export const attemptEnd = (
 const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
 
 /**
- * The clock's time in seconds, for durations. The live clock's is `performance.now()` (what its
- * nanoseconds come from, without a BigInt per reading). The TestClock's nanoseconds throw once
- * its time has a fraction of a millisecond (retry jitter makes one): its milliseconds are used then.
+ * The clock's time in seconds, for durations. The live clock's is `performance.now()`, the same
+ * monotonic time as its nanoseconds without a BigInt per reading. The TestClock's nanoseconds
+ * throw once its time has a fraction of a millisecond (retry jitter makes one): its milliseconds
+ * are used then.
  */
 const secondsOf = (clock: Clock.Clock): number => {
   if (clock === liveClock) return performance.now() / 1e3

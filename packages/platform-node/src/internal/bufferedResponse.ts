@@ -61,7 +61,7 @@ export class BufferedResponse extends Inspectable.Class implements HttpClientRes
     return this.cachedText
   }
 
-  /** The text under the key the Tink client reads it from (see `NodeTinkHttpClient`'s `withinKey`). */
+  /** The text under the key the Tink client reads it from (`bodyTextKey` in `@tink-effect/core`'s timeout module). */
   get [bodyTextKey](): string {
     return this.bodyText
   }

@@ -11,7 +11,7 @@
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { Credential, CredentialList } from "../Schemas.js"
-import { readCredentialProps } from "./credentialReader.js"
+import { isPlainObject, readCredentialProps } from "./credentialReader.js"
 
 /** The list decoded by its schema alone. */
 export const CredentialArrayBySchema = Schema.transform(CredentialList, Schema.Array(Schema.typeSchema(Credential)), {
@@ -19,12 +19,6 @@ export const CredentialArrayBySchema = Schema.transform(CredentialList, Schema.A
   decode: (list) => list.credentials,
   encode: (credentials) => ({ credentials })
 })
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> => {
-  if (typeof value !== "object" || value === null) return false
-  const proto = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
-}
 
 /** The credentials, when the body and every credential in it are in the common form. */
 const readList = (input: unknown): Array<Credential> | undefined => {
@@ -48,10 +42,13 @@ const readList = (input: unknown): Array<Credential> | undefined => {
   return credentials
 }
 
-/** The list body as its array of credentials; encodes back to the body. */
+/**
+ * The list body as its array of credentials; encodes back to the body. Only decoding reads by
+ * hand: checking a value of the type side (an array of credentials) is the schema's.
+ */
 export const CredentialArray = Schema.declare([CredentialArrayBySchema], {
   decode: (bySchema) => (input, options) => {
-    const read = readList(input)
+    const read = bySchema.ast === CredentialArrayBySchema.ast ? readList(input) : undefined
     return read !== undefined ? ParseResult.succeed(read) : ParseResult.decodeUnknown(bySchema)(input, options)
   },
   encode: (bySchema) => (input, options) => ParseResult.encodeUnknown(bySchema)(input, options)

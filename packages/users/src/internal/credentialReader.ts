@@ -15,7 +15,8 @@ export const idPattern = /^(?!\.+$)[A-Za-z0-9._~-]{1,128}$/
 
 const hasOwn = Object.prototype.hasOwnProperty
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> => {
+/** An object literal's kind of object (`JSON.parse` makes only these). */
+export const isPlainObject = (value: unknown): value is Record<string, unknown> => {
   if (typeof value !== "object" || value === null) return false
   const proto = Object.getPrototypeOf(value)
   return proto === Object.prototype || proto === null
