@@ -363,7 +363,10 @@ export const make = (
    * clock is the live one. The answer is then decoded, a failure mapped and handed to `retry`,
    * and the duration (and span, when spans are recorded) ended, in the step that gets the
    * answer; an interruption is reported by the transport, which aborts the request. Any other
-   * attempt, and every retry, goes the general way (`attempt`), to the same results.
+   * attempt, and every retry, goes the general way (`attempt`), to the same results, metrics and
+   * spans. One difference: the attempt's span is not the current span here, so what decoding
+   * itself reports (credentials left out of a list) goes to the operation's span, where a retry's
+   * goes to its attempt's.
    */
   const firstAttemptIn = <A, I>(
     fiber: InFiber.RunningFiber,
