@@ -297,6 +297,12 @@ export const decoderOf = <A, I>(
   return decoder as (input: unknown) => Either.Either<A, ParseResult.ParseError>
 }
 
+/** The fetch for a fiber started to run it alone, where the request has one; else its fetch. */
+const fetchAloneOf = <A, I, E>(request: Lookup<A, I, E>): Effect.Effect<A, E> => {
+  const alone = (request as InFiber.Hooks)[InFiber.fetchAlone]
+  return alone !== undefined ? alone.call(request) : request.fetch
+}
+
 /** The key read in a guard scope for its generation only; no entry is ever stored under it. */
 const guardKey = "\u0001guard"
 const guardParts: KeyParts = { partition: "", requestKey: guardKey }
@@ -358,9 +364,10 @@ export const make = (store: Store): Effect.Effect<Service, never, Scope.Scope> =
         onStart(request.resource)
         return Effect.map(request.fetch, freezeDeep)
       }
-      // Built by the read that starts the flight only: a joiner builds no fetch and no span.
+      // Built by the read that starts the flight only: a joiner builds no fetch and no span. The
+      // flight runs it alone in a fiber of its own (`InFiber.fetchAlone`).
       const fetchAndStore = () =>
-        Effect.flatMap(request.fetch, (fetched) => {
+        Effect.flatMap(fetchAloneOf(request), (fetched) => {
           const value = freezeDeep(fetched)
           if (request.storable !== undefined && !request.storable(value)) return Effect.succeed(value)
           const entry: StoreEntry<A, I> = {

@@ -80,6 +80,45 @@ const histogram = (labels: Record<string, string>) =>
     return { count, sum }
   })
 
+describe("a miss's operation span is opened in its flight's own fiber, like any other", () => {
+  it.effect("the same name, kind and parent as a bypassed read's; its attempts are its children; retries annotate it", () => {
+    const tink = scripted((sent, index) =>
+      sent.path === "/api/v1/credentials/list" && index % 2 === 0
+        ? { status: 503 }
+        : { status: 200, body: { credentials: [] } }
+    )
+    return Effect.gen(function*() {
+      const { named, tracer } = yield* recording
+      const inHandler = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        Effect.withTracer(Effect.withSpan(effect, "handler", { captureStackTrace: false }), tracer)
+      yield* withClock(inHandler(read))
+      yield* withClock(inHandler(ResponseCache.bypass(read)))
+      const [handlerOfMiss, handlerOfBypass] = named("handler")
+      const [miss, bypassed] = named("tink.users.listCredentials")
+      const attempts = named("GET /api/v1/credentials/list")
+      assert.lengthOf(attempts, 4, "each read: a 503, then its retry")
+      const parentOf = (span: Tracer.Span) => span.parent._tag === "Some" ? span.parent.value : undefined
+      for (
+        const [operation, handler, outcome] of [[miss, handlerOfMiss, "miss"], [
+          bypassed,
+          handlerOfBypass,
+          "bypass"
+        ]] as const
+      ) {
+        assert.strictEqual(operation.kind, "internal")
+        assert.strictEqual(parentOf(operation), handler, "the caller's span is the operation's parent")
+        assert.strictEqual(operation.status._tag, "Ended")
+        assert.strictEqual(operation.attributes.get("tink.cache.outcome"), outcome)
+        assert.strictEqual(operation.attributes.get("tink.retries"), 1)
+        const children = attempts.filter((attempt) => parentOf(attempt) === operation)
+        assert.lengthOf(children, 2, `${outcome}: both attempts are the operation's children`)
+        for (const attempt of children) assert.strictEqual(attempt.status._tag, "Ended")
+        assert.isTrue(operation.status._tag === "Ended" && Exit.isSuccess(operation.status.exit))
+      }
+    }).pipe(Effect.provide(clientLayer(tink.client, { maxRetries: 1 })))
+  })
+})
+
 describe("HTTP attempts follow OpenTelemetry's conventions for HTTP clients", () => {
   it.effect("span name, attributes, integer status, Tink's request id, resend count, error.type", () => {
     const tink = scripted((sent, index) => {

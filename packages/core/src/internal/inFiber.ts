@@ -57,10 +57,19 @@ export type ReadIn = <A, I>(
 ) => Effect.Effect<A, TinkError.TinkError>
 
 /**
+ * A `Lookup`'s fetch for a fiber started to run it alone, which ends when it does (the single
+ * flight's run): what the fetch sets in that fiber's context needs no restoring, and its end is
+ * the fiber's. `TinkClient`'s reads open their operation's span so, without a context change to
+ * undo or an exit handler.
+ */
+export const fetchAlone: unique symbol = Symbol("@tink-effect/core/ResponseCache/fetchAlone")
+
+/**
  * What may carry the hooks. Each is read at its own call site with its own symbol (a shared
  * reader of any symbol off any object would be a megamorphic load on every hit).
  */
 export interface Hooks {
   readonly [lookupIn]?: LookupIn | undefined
   readonly [readIn]?: ReadIn | undefined
+  readonly [fetchAlone]?: (() => Effect.Effect<any, any>) | undefined
 }

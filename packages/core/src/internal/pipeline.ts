@@ -548,7 +548,20 @@ export const make = (
       return CachePolicy.ttlFor(this.path, config.cacheTtl)
     }
     /** The cache runs this only for a read that goes to Tink: a miss, or a read with caching off. */
-    get fetch() {
+    get fetch(): Effect.Effect<A, TinkError.TinkError> {
+      return this.fetchWith(Tracing.operationIn)
+    }
+    /** The fetch of a miss, run by the cache in a fiber of its own (see `InFiber.fetchAlone`). */
+    [InFiber.fetchAlone](): Effect.Effect<A, TinkError.TinkError> {
+      return this.fetchWith(Tracing.operationAlone)
+    }
+    private fetchWith(
+      inSpan: (
+        fiber: InFiber.RunningFiber,
+        effect: Effect.Effect<A, TinkError.TinkError>,
+        options: Tracing.OperationOptions
+      ) => Effect.Effect<A, TinkError.TinkError>
+    ): Effect.Effect<A, TinkError.TinkError> {
       const check = this.options.check
       const session = this.session
       // The session's own auth, whatever `options` holds: it is what the entry is kept under.
@@ -569,7 +582,7 @@ export const make = (
         return error === undefined ? Effect.succeed(value) : Effect.fail(error)
       })
       return Effect.withFiberRuntime<A, TinkError.TinkError>((fiber) =>
-        Tracing.operationIn(fiber, checked, {
+        inSpan(fiber, checked, {
           operation: this.options.operation,
           scopeHash: session.scopeHash,
           cache: fiber.getFiberRef(ResponseCache.bypassed) ? "bypass" : "miss"

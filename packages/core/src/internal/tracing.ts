@@ -158,6 +158,40 @@ export const operationIn = <A, E, R>(
   return spanned(effect, operationName(name), name, { attributes })
 }
 
+/**
+ * `operationIn` for an effect that is the whole of `fiber` (see `InFiber.fetchAlone`): the span
+ * is made the current span by setting the fiber's context, which nothing needs to restore, and
+ * ended by the fiber's end (its failure as a stand-in), so the operation takes no `withSpan`.
+ *
+ * @internal
+ */
+export const operationAlone = <A, E, R>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  effect: Effect.Effect<A, E, R>,
+  options: OperationOptions
+): Effect.Effect<A, E, R> => {
+  const name = options.operation
+  if (name === undefined || !isTracing(fiber)) return effect
+  const attributes: Record<string, string> = {}
+  if (options.cache !== undefined) attributes["tink.cache.outcome"] = options.cache
+  if (options.scopeHash !== undefined) attributes["tink.scope.hash"] = options.scopeHash
+  return Effect.flatMap(
+    Effect.makeSpan(operationName(name), { attributes, captureStackTrace: false }),
+    (span) => {
+      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+      const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+      fiber.addObserver((exit) => {
+        if (span.status._tag === "Ended") return
+        span.end(timed ? clock.unsafeCurrentTimeNanos() : BigInt(0), Exit.mapError(exit, hide(name)))
+      })
+      return Effect.zipRight(
+        FiberRef.update(FiberRef.currentContext, (context) => Context.add(context, Tracer.ParentSpan, span)),
+        effect
+      )
+    }
+  )
+}
+
 /** @internal */
 export const annotateRetry = (retry: number): Effect.Effect<void> => annotate({ "tink.retries": retry })
 
