@@ -1,7 +1,7 @@
 import { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { ResponseCache, TinkClient, TinkUser } from "@tink-effect/core"
-import { Cause, Effect, Exit, Metric, Redacted, Schema, Tracer } from "effect"
+import { Cause, Effect, Exit, Fiber, Metric, Redacted, Schema, Tracer } from "effect"
 import { clientLayer, scripted, withClock } from "./utils/scripted.js"
 
 /** The native tracer, keeping every span it makes. */
@@ -116,6 +116,25 @@ describe("a miss's operation span is opened in its flight's own fiber, like any 
         assert.isTrue(operation.status._tag === "Ended" && Exit.isSuccess(operation.status.exit))
       }
     }).pipe(Effect.provide(clientLayer(tink.client, { maxRetries: 1 })))
+  })
+
+  it.effect("a miss whose readers all leave ends its operation span, as interrupted", () => {
+    const tink = scripted(() => ({ status: 200, body: { credentials: [] } }))
+    // Under the TestClock, an answer that waits a minute never comes unless the test says.
+    const held = HttpClient.transform(tink.client, (effect) => Effect.delay(effect, "1 minute"))
+    return Effect.gen(function*() {
+      const { named, tracer } = yield* recording
+      const reader = yield* Effect.fork(Effect.withTracer(read, tracer))
+      while (named("GET /api/v1/credentials/list").length === 0) yield* Effect.yieldNow()
+      const [operation] = named("tink.users.listCredentials")
+      assert.strictEqual(operation.status._tag, "Started")
+      yield* Fiber.interrupt(reader)
+      // The flight's fiber is interrupted once its last reader has gone.
+      for (let i = 0; i < 1000 && operation.status._tag !== "Ended"; i++) yield* Effect.yieldNow()
+      assert.isTrue(operation.status._tag === "Ended" && Exit.isInterrupted(operation.status.exit))
+      const [attempt] = named("GET /api/v1/credentials/list")
+      assert.isTrue(attempt.status._tag === "Ended" && Exit.isInterrupted(attempt.status.exit))
+    }).pipe(Effect.provide(clientLayer(held, { maxRetries: 0 })))
   })
 })
 

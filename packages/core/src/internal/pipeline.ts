@@ -547,11 +547,14 @@ export const make = (
     get ttl() {
       return CachePolicy.ttlFor(this.path, config.cacheTtl)
     }
-    /** The cache runs this only for a read that goes to Tink: a miss, or a read with caching off. */
+    /**
+     * The cache runs this only for a read that goes to Tink without starting a flight: a read
+     * with caching off, or one the store could not give a generation.
+     */
     get fetch(): Effect.Effect<A, TinkError.TinkError> {
       return this.fetchWith(Tracing.operationIn)
     }
-    /** The fetch of a miss, run by the cache in a fiber of its own (see `InFiber.fetchAlone`). */
+    /** The fetch of a miss that starts a flight: its fiber is its own (see `InFiber.fetchAlone`). */
     [InFiber.fetchAlone](): Effect.Effect<A, TinkError.TinkError> {
       return this.fetchWith(Tracing.operationAlone)
     }

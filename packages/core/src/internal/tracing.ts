@@ -159,9 +159,10 @@ export const operationIn = <A, E, R>(
 }
 
 /**
- * `operationIn` for an effect that is the whole of `fiber` (see `InFiber.fetchAlone`): the span
- * is made the current span by setting the fiber's context, which nothing needs to restore, and
- * ended by the fiber's end (its failure as a stand-in), so the operation takes no `withSpan`.
+ * `operationIn` for an effect that starts a fiber of its own, which ends soon after it (see
+ * `InFiber.fetchAlone`): the span is made the current span by setting the fiber's context, which
+ * nothing needs to restore, and ended when the effect ends (its failure as a stand-in), or, when
+ * it is interrupted and no handler runs, by the fiber's end. So the operation takes no `withSpan`.
  *
  * @internal
  */
@@ -175,18 +176,30 @@ export const operationAlone = <A, E, R>(
   const attributes: Record<string, string> = {}
   if (options.cache !== undefined) attributes["tink.cache.outcome"] = options.cache
   if (options.scopeHash !== undefined) attributes["tink.scope.hash"] = options.scopeHash
+  // The span is opened in one step and watched from the next: the fiber is new (it was started
+  // for this effect), so it cannot have used up its steps and yielded in between.
   return Effect.flatMap(
     Effect.makeSpan(operationName(name), { attributes, captureStackTrace: false }),
     (span) => {
       const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
       const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-      fiber.addObserver((exit) => {
+      const end = (exit: Exit.Exit<unknown, unknown>) => {
         if (span.status._tag === "Ended") return
         span.end(timed ? clock.unsafeCurrentTimeNanos() : BigInt(0), Exit.mapError(exit, hide(name)))
-      })
+      }
+      fiber.addObserver(end)
       return Effect.zipRight(
         FiberRef.update(FiberRef.currentContext, (context) => Context.add(context, Tracer.ParentSpan, span)),
-        effect
+        Effect.matchCauseEffect(effect, {
+          onSuccess: (value) => {
+            end(Exit.succeed(value))
+            return Effect.succeed(value)
+          },
+          onFailure: (cause) => {
+            end(Exit.failCause(cause))
+            return Effect.failCause(cause)
+          }
+        })
       )
     }
   )
