@@ -181,8 +181,11 @@ export interface RedisFaultCounts {
  * - `close` (through `replace`): opens the instance's link, waits until it reaches Redis, closes
  *   the instance's layer and builds a new instance in its place.
  * Invalidations are redelivered only every 10 s, so one that goes pending stays pending for the
- * rest of the history, unless the instance closes. With `near`, the stores have near caches, as in
- * `redisNear`.
+ * rest of the history, unless the instance closes; and an invalidation of a scope already pending
+ * joins that delivery, even once Redis answers again. So whether a mutation went pending is asked
+ * of its instance's store right after its invalidation (`isPending`), besides the faults it met,
+ * and an instance seen with nothing pending binds everyone to what it held pending (`settled`),
+ * as in `cluster`. With `near`, the stores have near caches, as in `redisNear`.
  */
 export const redisFaults = (
   instances: number,
@@ -207,6 +210,12 @@ export const redisFaults = (
     const attribution = new Attribution(20)
     const outer = yield* Effect.scope
     const slots: Array<{ proxy: FaultProxy.FaultProxy; scope: Scope.CloseableScope; instance: Instance.Instance }> = []
+    /** Mutations (by `currentRead`) whose invalidation of some scope the store left pending. */
+    const pendingBy = new Set<number>()
+    /** Each instance's current store and the scopes it was seen leaving pending. */
+    const stores: Array<{ readonly store: RedisStore.RedisStore; readonly pending: Set<string> }> = []
+    /** Slots whose closed instance lost invalidations: their marks never bind everyone. */
+    const undeliverable = new Set<number>()
     const build = (proxy: FaultProxy.FaultProxy, index: number) =>
       Effect.gen(function*() {
         const scope = yield* Scope.fork(outer, ExecutionStrategy.sequential)
@@ -218,20 +227,38 @@ export const redisFaults = (
           generationTtl: "2 minutes",
           retrySchedule: Schedule.spaced("10 seconds")
         }
-        const store = near === undefined ? { redis } : {
-          cache: Layer.scoped(
-            CoreCache.ResponseCache,
-            Effect.flatMap(
-              Effect.orDie(RedisStore.make({ ...redis, nearCache: { capacity: 1_000 } })),
-              (store) => CoreCache.make(near.attach(index, store))
-            )
+        // Whether a mutation's invalidation went pending is asked of the store right after it
+        // (as in the cluster world), not only guessed from the faults: an invalidation of a scope
+        // already pending joins that scope's delivery, even once Redis answers again.
+        const cache = Layer.scoped(
+          CoreCache.ResponseCache,
+          Effect.flatMap(
+            Effect.orDie(RedisStore.make(near === undefined ? redis : { ...redis, nearCache: { capacity: 1_000 } })),
+            (store) => {
+              const own = { store, pending: new Set<string>() }
+              stores[index] = own
+              const inner = near === undefined ? store : near.attach(index, store)
+              return CoreCache.make({
+                ...inner,
+                invalidate: (scope) =>
+                  Effect.zipRight(
+                    inner.invalidate(scope),
+                    Effect.flatMap(FiberRef.get(currentRead), (read) =>
+                      Effect.sync(() => {
+                        if (!store.isPending(scope)) return
+                        pendingBy.add(read)
+                        own.pending.add(scope)
+                      }))
+                  )
+              })
+            }
           )
-        }
+        )
         const context = yield* Layer.buildWithScope(
           Instance.layer({
             baseUrl: server.url,
             client: { maxRetries: 0 },
-            ...store,
+            cache,
             transport: (client) => attribution.wrap(client)
           }),
           scope
@@ -323,6 +350,8 @@ export const redisFaults = (
         if (lost) counts.closesWithLoss++
         const next = yield* build(slot.proxy, index)
         slots[index] = next
+        // What the closed instance could not deliver stays local to its slot: never settled.
+        if (!reached || lost) undeliverable.add(index)
         return { instance: next.instance, delivered: reached && !lost }
       })
 
@@ -332,6 +361,13 @@ export const redisFaults = (
       attribution,
       pendingWhenDegraded: true,
       invalidationTimeoutMillis: 150,
+      wentPending: (mutation) => pendingBy.has(mutation),
+      settled: (index) => {
+        const own = stores[index]
+        if (own === undefined || undeliverable.has(index)) return false
+        for (const scope of own.pending) if (!own.store.isPending(scope)) own.pending.delete(scope)
+        return own.pending.size === 0
+      },
       near,
       fault,
       replace
