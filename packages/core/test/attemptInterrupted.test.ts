@@ -9,6 +9,7 @@ import { HttpClient, type HttpClientRequest, HttpClientResponse } from "@effect/
 import { assert, describe, it } from "@effect/vitest"
 import { ResponseCache, TinkClient, TinkUser } from "@tink-effect/core"
 import { Effect, Exit, Fiber, FiberId, Metric, Redacted, Schema, Tracer } from "effect"
+import { recording } from "./utils/recording.js"
 import { clientLayer } from "./utils/scripted.js"
 
 const body = "{\"ok\":true}"
@@ -62,18 +63,9 @@ const samples = (route: string) =>
     return counts
   })
 
-/** Reads `route` with caching off (so in the caller's fiber), traced by a tracer keeping its spans. */
-const tracedRead = (route: string, spans: Array<Tracer.Span>) =>
+/** Reads `route` with caching off (so in the caller's fiber), traced by `tracer`. */
+const tracedRead = (route: string, tracer: Tracer.Tracer) =>
   Effect.gen(function*() {
-    const native = yield* Effect.tracer
-    const tracer = Tracer.make({
-      span: (...args) => {
-        const span = native.span(...args)
-        spans.push(span)
-        return span
-      },
-      context: native.context
-    })
     const client = yield* TinkClient.TinkClient
     const session = TinkUser.makeSync({ userId: "user-1", accessToken: Redacted.make("user-token") })
     return yield* ResponseCache.bypass(
@@ -87,10 +79,10 @@ describe("an interrupted one-step attempt is recorded once, as interrupted, its 
     it.live(when, () => {
       const transport = heldTransport()
       const route = when.startsWith("while") ? "/api/v1/held-out" : "/api/v1/held-answered"
-      const spans: Array<Tracer.Span> = []
       return Effect.gen(function*() {
         const before = yield* samples(route)
-        const fiber = yield* Effect.fork(tracedRead(route, spans))
+        const { named, tracer } = yield* recording
+        const fiber = yield* Effect.fork(tracedRead(route, tracer))
         while (!transport.isHeld()) yield* Effect.yieldNow()
         if (when.startsWith("while")) {
           yield* Fiber.interrupt(fiber)
@@ -103,7 +95,7 @@ describe("an interrupted one-step attempt is recorded once, as interrupted, its 
         assert.isTrue(Exit.isInterrupted(yield* Fiber.await(fiber)))
         const after = yield* samples(route)
         assert.deepStrictEqual(after, { ...before, interrupted: (before.interrupted ?? 0) + 1 })
-        const attempt = spans.filter((span) => span.name === `GET ${route}`)
+        const attempt = named(`GET ${route}`)
         assert.lengthOf(attempt, 1)
         assert.strictEqual(attempt[0]!.status._tag, "Ended")
         assert.strictEqual(attempt[0]!.attributes.get("error.type"), "interrupted")

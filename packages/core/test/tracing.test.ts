@@ -2,22 +2,8 @@ import { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { ResponseCache, TinkClient, TinkUser } from "@tink-effect/core"
 import { Cause, Effect, Exit, Fiber, Metric, Redacted, Schema, Tracer } from "effect"
+import { recording } from "./utils/recording.js"
 import { clientLayer, scripted, withClock } from "./utils/scripted.js"
-
-/** The native tracer, keeping every span it makes. */
-const recording = Effect.map(Effect.tracer, (native) => {
-  const spans: Array<Tracer.Span> = []
-  const tracer = Tracer.make({
-    span: (...args) => {
-      const span = native.span(...args)
-      spans.push(span)
-      return span
-    },
-    context: native.context
-  })
-  const named = (name: string) => spans.filter((span) => span.name === name)
-  return { tracer, named }
-})
 
 const read = Effect.gen(function*() {
   const client = yield* TinkClient.TinkClient

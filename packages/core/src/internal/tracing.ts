@@ -152,10 +152,30 @@ export const operationIn = <A, E, R>(
 ): Effect.Effect<A, E, R> => {
   const name = options.operation
   if (name === undefined || !isTracing(fiber)) return effect
+  return spanned(effect, operationName(name), name, { attributes: operationAttributes(options) })
+}
+
+const operationAttributes = (options: OperationOptions): Record<string, string> => {
   const attributes: Record<string, string> = {}
   if (options.cache !== undefined) attributes["tink.cache.outcome"] = options.cache
   if (options.scopeHash !== undefined) attributes["tink.scope.hash"] = options.scopeHash
-  return spanned(effect, operationName(name), name, { attributes })
+  return attributes
+}
+
+/**
+ * Ends a span opened without `withSpan`, as `withSpan` ends one (its failure as a stand-in named
+ * by `where`), unless it has ended already.
+ */
+const endSpan = (
+  span: Tracer.Span,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  clock: Clock.Clock,
+  exit: Exit.Exit<unknown, unknown>,
+  where: string
+): void => {
+  if (span.status._tag === "Ended") return
+  const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+  span.end(timed ? clock.unsafeCurrentTimeNanos() : BigInt(0), Exit.mapError(exit, hide(where)))
 }
 
 /**
@@ -173,20 +193,13 @@ export const operationAlone = <A, E, R>(
 ): Effect.Effect<A, E, R> => {
   const name = options.operation
   if (name === undefined || !isTracing(fiber)) return effect
-  const attributes: Record<string, string> = {}
-  if (options.cache !== undefined) attributes["tink.cache.outcome"] = options.cache
-  if (options.scopeHash !== undefined) attributes["tink.scope.hash"] = options.scopeHash
   // The span is opened in one step and watched from the next: the fiber is new (it was started
   // for this effect), so it cannot have used up its steps and yielded in between.
   return Effect.flatMap(
-    Effect.makeSpan(operationName(name), { attributes, captureStackTrace: false }),
+    Effect.makeSpan(operationName(name), { attributes: operationAttributes(options), captureStackTrace: false }),
     (span) => {
       const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-      const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-      const end = (exit: Exit.Exit<unknown, unknown>) => {
-        if (span.status._tag === "Ended") return
-        span.end(timed ? clock.unsafeCurrentTimeNanos() : BigInt(0), Exit.mapError(exit, hide(name)))
-      }
+      const end = (exit: Exit.Exit<unknown, unknown>) => endSpan(span, fiber, clock, exit, name)
       fiber.addObserver(end)
       return Effect.zipRight(
         FiberRef.update(FiberRef.currentContext, (context) => Context.add(context, Tracer.ParentSpan, span)),
@@ -303,6 +316,34 @@ const exitErrorType = (exit: Exit.Exit<unknown, unknown>): string | undefined =>
 }
 
 /**
+ * Records an ended attempt's duration and gives what its span is annotated with at the end
+ * (status, Tink's request id, `error.type`), or `undefined` when nobody records spans. Both ways of
+ * attempting (`attempt`, `attemptEnd`) end an attempt through it.
+ */
+const attemptEnded = (
+  info: { readonly method: string; readonly route: string },
+  server: Server,
+  clock: Clock.Clock,
+  startedAt: number,
+  exit: Exit.Exit<unknown, unknown>,
+  status: number | undefined,
+  requestId: string | undefined,
+  traced: boolean
+): Record<string, unknown> | undefined => {
+  const errorType = exitErrorType(exit)
+  TinkMetrics.httpDuration.unsafeUpdate(
+    secondsOf(clock) - startedAt,
+    labelsOf(info.method, info.route, server, status, errorType)
+  )
+  if (!traced) return undefined
+  const annotations: Record<string, unknown> = {}
+  if (status !== undefined) annotations["http.response.status_code"] = status
+  if (requestId !== undefined) annotations["tink.request_id"] = requestId
+  if (errorType !== undefined) annotations["error.type"] = errorType
+  return annotations
+}
+
+/**
  * The attributes of an attempt's span, by the conventions for HTTP clients (`attempt`'s own).
  */
 const attemptAttributes = (
@@ -361,22 +402,20 @@ export const attemptEnd = (
   return (exit, response) => {
     if (ended) return
     ended = true
-    const status = response?.status
-    const errorType = exitErrorType(exit)
-    TinkMetrics.httpDuration.unsafeUpdate(
-      secondsOf(clock) - startedAt,
-      labelsOf(info.method, info.route, server, status, errorType)
+    const requestId = span === undefined || response === undefined ? undefined : requestIdOf(response)
+    const annotations = attemptEnded(
+      info,
+      server,
+      clock,
+      startedAt,
+      exit,
+      response?.status,
+      requestId,
+      span !== undefined
     )
-    if (span === undefined || span.status._tag === "Ended") return
-    if (status !== undefined) span.attribute("http.response.status_code", status)
-    const requestId = response === undefined ? undefined : requestIdOf(response)
-    if (requestId !== undefined) span.attribute("tink.request_id", requestId)
-    if (errorType !== undefined) span.attribute("error.type", errorType)
-    const where = span.name
-    span.end(
-      fiber.getFiberRef(FiberRef.currentTracerTimingEnabled) ? clock.unsafeCurrentTimeNanos() : BigInt(0),
-      Exit.mapError(exit, hide(where))
-    )
+    if (span === undefined || annotations === undefined || span.status._tag === "Ended") return
+    for (const [key, value] of Object.entries(annotations)) span.attribute(key, value)
+    endSpan(span, fiber, clock, exit, span.name)
   }
 }
 
@@ -425,17 +464,8 @@ export const attempt = <A, E>(
     }
     const startedAt = secondsOf(clock)
     const timed = Effect.onExit(run(observe), (exit) => {
-      const errorType = exitErrorType(exit)
-      TinkMetrics.httpDuration.unsafeUpdate(
-        secondsOf(clock) - startedAt,
-        labelsOf(info.method, info.route, server, status, errorType)
-      )
-      if (!traced) return Effect.void
-      const annotations: Record<string, unknown> = {}
-      if (status !== undefined) annotations["http.response.status_code"] = status
-      if (requestId !== undefined) annotations["tink.request_id"] = requestId
-      if (errorType !== undefined) annotations["error.type"] = errorType
-      return Effect.annotateCurrentSpan(annotations)
+      const annotations = attemptEnded(info, server, clock, startedAt, exit, status, requestId, traced)
+      return annotations === undefined ? Effect.void : Effect.annotateCurrentSpan(annotations)
     })
     if (!traced) return timed
     const name = attemptName(info.method, info.route)
